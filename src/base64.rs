@@ -1,0 +1,128 @@
+//! Base64 as qemu-ga does it: strict alphabet check, lenient glib decoding.
+//!
+//! Contract:
+//! * [`validate`] is QEMU's `qbase64_decode` pre-check: only `A–Z a–z 0–9 +
+//!   / =` and `\n` may appear, else qemu-ga answers `Base64 data contains
+//!   invalid characters`.
+//! * [`decode_in_place`] is glib's `g_base64_decode_step` on the whole input:
+//!   newlines are skipped, `=` counts as a zero sextet, an incomplete trailing
+//!   quantum is dropped, and a quantum's second and third bytes are dropped
+//!   when the character before (respectively at) the quantum's end is `=`.
+//!   This reproduces qemu-ga's results for odd inputs (`aGk` → 0 bytes,
+//!   `a=Gk=` → 3 bytes). Decoding happens in the request buffer: output never
+//!   outruns input.
+//! * Encoding uses base64ct (standard alphabet, padded, no line breaks). Chunks
+//!   whose length is a multiple of 3 concatenate to the one-shot encoding,
+//!   which is how replies stream large payloads.
+
+use base64ct::{Base64, Encoding};
+
+/// Whether `text` passes qemu-ga's alphabet check.
+pub fn validate(text: &[u8]) -> bool {
+    text.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\n'))
+}
+
+fn rank(c: u8) -> Option<u32> {
+    Some(u32::from(match c {
+        b'A'..=b'Z' => c.wrapping_sub(b'A'),
+        b'a'..=b'z' => c.wrapping_sub(b'a').wrapping_add(26),
+        b'0'..=b'9' => c.wrapping_sub(b'0').wrapping_add(52),
+        b'+' => 62,
+        b'/' => 63,
+        b'=' => 0,
+        _ => return None,
+    }))
+}
+
+/// Decodes `buf` in place with glib's lenient algorithm and returns the
+/// decoded length (the decoded bytes are `buf[..len]`). Call [`validate`]
+/// first to reject what qemu-ga rejects.
+pub fn decode_in_place(buf: &mut [u8]) -> usize {
+    let mut w = 0usize;
+    let mut v: u32 = 0;
+    let mut n = 0u8;
+    let mut last0 = 0u8;
+    let mut last1;
+    let mut r = 0usize;
+    while let Some(&c) = buf.get(r) {
+        r = r.saturating_add(1);
+        let Some(rank) = rank(c) else { continue };
+        last1 = last0;
+        last0 = c;
+        v = (v << 6) | rank;
+        n = n.saturating_add(1);
+        if n == 4 {
+            let [_, b0, b1, b2] = v.to_be_bytes();
+            // glib drops the second byte when the quantum's third character
+            // is '=' and the third byte when the fourth is '='.
+            let emit = [(b0, true), (b1, last1 != b'='), (b2, last0 != b'=')];
+            for (b, keep) in emit {
+                if keep {
+                    if let Some(slot) = buf.get_mut(w) {
+                        *slot = b;
+                    }
+                    w = w.saturating_add(1);
+                }
+            }
+            n = 0;
+        }
+    }
+    w
+}
+
+/// Length of the padded base64 encoding of `n` bytes.
+pub const fn encoded_len(n: usize) -> usize {
+    n.div_ceil(3).saturating_mul(4)
+}
+
+/// Encodes `src` into `dst` (padded standard base64) and returns the number
+/// of bytes written, or `None` if `dst` is too small.
+pub fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
+    Base64::encode(src, dst).ok().map(str::len)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
+    use super::*;
+
+    fn dec(s: &[u8]) -> heapless::Vec<u8, 64> {
+        let mut b: heapless::Vec<u8, 64> = heapless::Vec::from_slice(s).unwrap();
+        let n = decode_in_place(&mut b);
+        b.truncate(n);
+        b
+    }
+
+    #[test]
+    fn glib_lenient_decoding_matches_qemu_ga() {
+        assert_eq!(dec(b"SGVsbG8gV29ybGQhCgA=").as_slice(), b"Hello World!\n\0");
+        assert_eq!(dec(b"aGk=").as_slice(), b"hi");
+        assert_eq!(dec(b"aGk").as_slice(), b"");
+        assert_eq!(dec(b"a").as_slice(), b"");
+        assert_eq!(dec(b"a=Gk=").len(), 3);
+        assert_eq!(dec(b"aG\nk=").as_slice(), b"hi");
+        assert_eq!(dec(b"").as_slice(), b"");
+        assert_eq!(dec(b"QQ==").as_slice(), b"A");
+        assert_eq!(dec(b"QR==").as_slice(), b"A");
+    }
+
+    #[test]
+    fn alphabet_check_matches_qemu_ga() {
+        assert!(validate(b"aGk=\n"));
+        assert!(!validate(b"aGk= "));
+        assert!(!validate(b"a-_b"));
+    }
+
+    #[test]
+    fn chunked_encoding_concatenates() {
+        let data = b"The quick brown fox jumps over the lazy dog";
+        let mut one = [0u8; 64];
+        let n = encode(data, &mut one).unwrap();
+        let mut two = [0u8; 64];
+        let a = encode(&data[..21], &mut two).unwrap();
+        let b = encode(&data[21..], &mut two[a..]).unwrap();
+        assert_eq!(&one[..n], &two[..a + b]);
+        assert_eq!(encoded_len(data.len()), n);
+    }
+}

@@ -1,0 +1,562 @@
+//! Output: a bounded writer and qemu-ga's exact JSON serialisation.
+//!
+//! Contract:
+//! * [`Out`] never writes past its slice; a write that does not fit sets a
+//!   sticky overflow flag instead, so a caller renders a piece, then checks
+//!   [`Out::ok`] and commits or drops the whole piece.
+//! * [`escape_str`] is QEMU's `quoted_str`: `"` `\` and BS/FF/LF/CR/TAB get
+//!   their short escapes, other code points below 0x20 or from 0x7F get
+//!   upper-case `\uXXXX` (surrogate pairs beyond the BMP), invalid modified
+//!   UTF-8 becomes `\uFFFD`. Output is pure ASCII, so no reply can contain a
+//!   raw 0xFF.
+//! * [`IdEcho`] re-serialises a request's `id` value from the request buffer
+//!   piece by piece (qemu-ga separators `, ` and `: `, strings re-escaped,
+//!   numbers normalised as QEMU's QNum does). Object members keep the client's
+//!   order, where qemu-ga reorders them by its hash table; clients parse JSON,
+//!   so only byte-exact comparisons of object ids can tell.
+
+use core::fmt::Write as _;
+use core::ops::Range;
+
+use super::lex::TokenKind;
+use super::parse::mod_utf8_decode;
+use super::walk::{Tokens, parse_i64, parse_u64};
+
+/// A bounded writer into a byte slice with a sticky overflow flag.
+pub struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    overflow: bool,
+}
+
+impl<'a> Out<'a> {
+    /// A writer over `buf`, starting empty.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Out { buf, len: 0, overflow: false }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes still free.
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
+    /// Whether every write so far fitted.
+    pub fn ok(&self) -> bool {
+        !self.overflow
+    }
+
+    /// Forgets writes after `len` and clears the overflow flag.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+        self.overflow = false;
+    }
+
+    /// The free space after what was written, for in-place producers.
+    pub fn spare(&mut self) -> &mut [u8] {
+        self.buf.get_mut(self.len..).unwrap_or(&mut [])
+    }
+
+    /// Marks `n` bytes of [`Self::spare`] as written.
+    pub fn advance(&mut self, n: usize) {
+        if n > self.remaining() {
+            self.overflow = true;
+        } else {
+            self.len = self.len.saturating_add(n);
+        }
+    }
+
+    /// Appends bytes, or sets the overflow flag.
+    pub fn bytes(&mut self, b: &[u8]) {
+        let end = self.len.saturating_add(b.len());
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if !self.overflow => {
+                dst.copy_from_slice(b);
+                self.len = end;
+            }
+            _ => self.overflow = true,
+        }
+    }
+
+    /// Appends ASCII text.
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    /// Appends a decimal integer.
+    pub fn i64(&mut self, v: i64) {
+        let mut tmp = [0u8; 20];
+        let s = fmt_u64(v.unsigned_abs(), &mut tmp);
+        if v < 0 {
+            self.bytes(b"-");
+        }
+        self.bytes(s);
+    }
+
+    /// Appends a decimal unsigned integer.
+    pub fn u64(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        let s = fmt_u64(v, &mut tmp);
+        self.bytes(s);
+    }
+
+    /// Appends `true` or `false`.
+    pub fn bool(&mut self, v: bool) {
+        self.str(if v { "true" } else { "false" });
+    }
+
+    /// Appends a double as C `%.17g` (qemu-ga's format for doubles).
+    pub fn f64(&mut self, v: f64) {
+        let mut tmp = [0u8; 40];
+        let n = fmt_g17(v, &mut tmp);
+        self.bytes(tmp.get(..n).unwrap_or(&[]));
+    }
+
+    /// Appends `"` + escaped `text` + `"`.
+    pub fn quoted(&mut self, text: &[u8]) {
+        self.bytes(b"\"");
+        let mut pos = 0;
+        while pos < text.len() {
+            let next = escape_str(text, pos, self);
+            if next == pos {
+                self.overflow = true;
+                return;
+            }
+            pos = next;
+        }
+        self.bytes(b"\"");
+    }
+
+    /// Appends `"name": ` (a member key with qemu-ga's separator).
+    pub fn key(&mut self, name: &str) {
+        self.bytes(b"\"");
+        self.str(name);
+        self.bytes(b"\": ");
+    }
+}
+
+fn fmt_u64(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut i = tmp.len();
+    loop {
+        i = i.saturating_sub(1);
+        if let Some(slot) = tmp.get_mut(i) {
+            *slot = b'0'.saturating_add((v % 10) as u8);
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    tmp.get(i..).unwrap_or(&[])
+}
+
+/// Escapes whole code points of `text[pos..]` into `out` while they fit and
+/// returns the position after the last one written. Stops early, without
+/// setting the overflow flag, when the next one does not fit.
+pub fn escape_str(text: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
+    while let Some(rest) = text.get(pos..) {
+        if rest.is_empty() {
+            break;
+        }
+        // Fast path: a run of printable ASCII that needs no escape.
+        let run = rest
+            .iter()
+            .take(out.remaining())
+            .take_while(|&&b| (0x20..0x7F).contains(&b) && b != b'"' && b != b'\\')
+            .count();
+        if run > 0 {
+            out.bytes(rest.get(..run).unwrap_or(&[]));
+            pos = pos.saturating_add(run);
+            continue;
+        }
+        let (cp, len) = mod_utf8_decode(rest);
+        let mut tmp = [0u8; 12];
+        let n = escape_cp(cp.unwrap_or(0xFFFD), &mut tmp);
+        if n > out.remaining() {
+            break;
+        }
+        out.bytes(tmp.get(..n).unwrap_or(&[]));
+        pos = pos.saturating_add(len.max(1));
+    }
+    pos
+}
+
+/// Escapes one code point the way QEMU's `quoted_str` does.
+fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
+    let short = match cp {
+        0x22 => Some(b'"'),
+        0x5C => Some(b'\\'),
+        0x08 => Some(b'b'),
+        0x0C => Some(b'f'),
+        0x0A => Some(b'n'),
+        0x0D => Some(b'r'),
+        0x09 => Some(b't'),
+        _ => None,
+    };
+    if let Some(c) = short {
+        tmp[0] = b'\\';
+        tmp[1] = c;
+        return 2;
+    }
+    if (0x20..0x7F).contains(&cp) {
+        tmp[0] = (cp & 0x7F) as u8;
+        return 1;
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut put = |at: usize, unit: u32| {
+        let units = [
+            b'\\',
+            b'u',
+            HEX[((unit >> 12) & 0xF) as usize],
+            HEX[((unit >> 8) & 0xF) as usize],
+            HEX[((unit >> 4) & 0xF) as usize],
+            HEX[(unit & 0xF) as usize],
+        ];
+        if let Some(dst) = tmp.get_mut(at..at.saturating_add(6)) {
+            dst.copy_from_slice(&units);
+        }
+    };
+    if cp > 0xFFFF {
+        let c = cp.saturating_sub(0x10000);
+        put(0, 0xD800 + ((c >> 10) & 0x3FF));
+        put(6, 0xDC00 + (c & 0x3FF));
+        12
+    } else {
+        put(0, cp);
+        6
+    }
+}
+
+struct FmtBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for FmtBuf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.saturating_add(s.len());
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Formats `v` as C's `%.17g` into `out`, returning the length.
+pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
+    let mut w = FmtBuf { buf: out, len: 0 };
+    if v.is_nan() {
+        let _ = w.write_str(if v.is_sign_negative() { "-nan" } else { "nan" });
+        return w.len;
+    }
+    if v.is_infinite() {
+        let _ = w.write_str(if v < 0.0 { "-inf" } else { "inf" });
+        return w.len;
+    }
+    // 17 significant digits, correctly rounded, as d.dddddddddddddddde<exp>.
+    let mut sci = [0u8; 40];
+    let mut s = FmtBuf { buf: &mut sci, len: 0 };
+    if write!(s, "{:.16e}", v).is_err() {
+        return 0;
+    }
+    let sci_len = s.len;
+    let text = sci.get(..sci_len).unwrap_or(&[]);
+    let (neg, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let e_at = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
+    let exp = parse_i64(text.get(e_at.saturating_add(1)..).unwrap_or(&[])).unwrap_or(0);
+    let mut digits = [0u8; 17];
+    let mut nd = 0usize;
+    for &c in text.get(..e_at).unwrap_or(&[]) {
+        if c.is_ascii_digit() {
+            if let Some(d) = digits.get_mut(nd) {
+                *d = c;
+                nd = nd.saturating_add(1);
+            }
+        }
+    }
+    // Significant digits without trailing zeros (at least one).
+    while nd > 1 && digits.get(nd.saturating_sub(1)) == Some(&b'0') {
+        nd = nd.saturating_sub(1);
+    }
+    let sig = digits.get(..nd).unwrap_or(&[]);
+    let mut o = FmtBuf { buf: out, len: 0 };
+    if neg {
+        let _ = o.write_str("-");
+    }
+    let put = |o: &mut FmtBuf<'_>, b: &[u8]| {
+        let _ = o.write_str(core::str::from_utf8(b).unwrap_or(""));
+    };
+    if !(-4..17).contains(&exp) {
+        put(&mut o, sig.get(..1).unwrap_or(&[]));
+        if sig.len() > 1 {
+            let _ = o.write_str(".");
+            put(&mut o, sig.get(1..).unwrap_or(&[]));
+        }
+        let _ = write!(o, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.unsigned_abs());
+    } else if exp < 0 {
+        let _ = o.write_str("0.");
+        for _ in 0..exp.unsigned_abs().saturating_sub(1) {
+            let _ = o.write_str("0");
+        }
+        put(&mut o, sig);
+    } else {
+        let int_digits = usize::try_from(exp).unwrap_or(0).saturating_add(1);
+        for i in 0..int_digits {
+            put(&mut o, &[sig.get(i).copied().unwrap_or(b'0')]);
+        }
+        if sig.len() > int_digits {
+            let _ = o.write_str(".");
+            put(&mut o, sig.get(int_digits..).unwrap_or(&[]));
+        }
+    }
+    o.len
+}
+
+/// Re-serialises one JSON value of the request buffer, resumably.
+///
+/// Each [`IdEcho::step`] writes whole tokens (or whole escaped characters
+/// inside a string) while they fit, so the output is correct however small
+/// the pieces are.
+#[derive(Clone, Copy, Debug)]
+pub struct IdEcho {
+    pos: usize,
+    end: usize,
+    /// Inside a string: the body's end (index of the closing quote).
+    string_end: Option<usize>,
+}
+
+impl IdEcho {
+    /// Echo of the value `span` of the request buffer.
+    pub fn new(span: Range<usize>) -> Self {
+        IdEcho { pos: span.start, end: span.end, string_end: None }
+    }
+
+    /// Writes as much as fits into `out`; returns true once the whole value
+    /// has been written.
+    pub fn step(&mut self, src: &[u8], out: &mut Out<'_>) -> bool {
+        loop {
+            if let Some(body_end) = self.string_end {
+                let body = src.get(..body_end).unwrap_or(&[]);
+                self.pos = escape_decoded(body, self.pos, out);
+                if self.pos < body_end {
+                    return false;
+                }
+                if out.remaining() < 1 {
+                    return false;
+                }
+                out.bytes(b"\"");
+                self.pos = body_end.saturating_add(1);
+                self.string_end = None;
+                continue;
+            }
+            let window = src.get(..self.end).unwrap_or(&[]);
+            let mut toks = Tokens::new(window, self.pos);
+            let Some(t) = toks.next() else {
+                return true;
+            };
+            let text = window.get(t.start..t.end).unwrap_or(&[]);
+            let mut tmp = [0u8; 40];
+            let piece: &[u8] = match t.kind {
+                TokenKind::Comma => b", ",
+                TokenKind::Colon => b": ",
+                TokenKind::String => {
+                    if out.remaining() < 1 {
+                        return false;
+                    }
+                    out.bytes(b"\"");
+                    self.pos = t.start.saturating_add(1);
+                    self.string_end = Some(t.end.saturating_sub(1));
+                    continue;
+                }
+                TokenKind::Integer => {
+                    let n = normalise_integer(text, &mut tmp);
+                    tmp.get(..n).unwrap_or(&[])
+                }
+                TokenKind::Float => {
+                    let v = parse_f64(text);
+                    let n = fmt_g17(v, &mut tmp);
+                    tmp.get(..n).unwrap_or(&[])
+                }
+                _ => text,
+            };
+            if piece.len() > out.remaining() {
+                return false;
+            }
+            out.bytes(piece);
+            self.pos = t.end;
+        }
+    }
+}
+
+fn parse_f64(text: &[u8]) -> f64 {
+    core::str::from_utf8(text).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+}
+
+/// An integer token as QEMU's QNum keeps it: int64, else uint64, else double.
+fn normalise_integer(text: &[u8], tmp: &mut [u8; 40]) -> usize {
+    let mut o = FmtBuf { buf: tmp, len: 0 };
+    if let Some(v) = parse_i64(text) {
+        let _ = write!(o, "{v}");
+    } else if let Some(v) = parse_u64(text) {
+        let _ = write!(o, "{v}");
+    } else {
+        let mut g = [0u8; 40];
+        let n = fmt_g17(parse_f64(text), &mut g);
+        let _ = o.write_str(core::str::from_utf8(g.get(..n).unwrap_or(&[])).unwrap_or(""));
+    }
+    o.len
+}
+
+/// Escapes the raw string body `body[pos..]` (JSON escapes decoded first)
+/// while whole characters fit; returns the new position. `body` ends where
+/// the string's closing quote is.
+pub fn escape_decoded(body: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
+    while let Some(rest) = body.get(pos..) {
+        if rest.is_empty() {
+            break;
+        }
+        let (cp, used) = if rest.first() == Some(&b'\\') {
+            match escape_unit(rest) {
+                Some(v) => v,
+                None => (0xFFFD, rest.len()),
+            }
+        } else {
+            let (cp, len) = mod_utf8_decode(rest);
+            (cp.unwrap_or(0xFFFD), len.max(1))
+        };
+        let mut tmp = [0u8; 12];
+        let n = escape_cp(cp, &mut tmp);
+        if n > out.remaining() {
+            break;
+        }
+        out.bytes(tmp.get(..n).unwrap_or(&[]));
+        pos = pos.saturating_add(used);
+    }
+    pos
+}
+
+/// Decodes one backslash escape: (code point, bytes used).
+fn escape_unit(s: &[u8]) -> Option<(u32, usize)> {
+    let cp = match *s.get(1)? {
+        b'"' => 0x22,
+        b'\'' => 0x27,
+        b'\\' => 0x5C,
+        b'/' => 0x2F,
+        b'b' => 0x08,
+        b'f' => 0x0C,
+        b'n' => 0x0A,
+        b'r' => 0x0D,
+        b't' => 0x09,
+        b'u' => {
+            let hi = hex4(s.get(2..)?)?;
+            if (0xD800..=0xDBFF).contains(&hi) && s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u') {
+                let lo = hex4(s.get(8..)?)?;
+                if (0xDC00..=0xDFFF).contains(&lo) {
+                    return Some((0x10000 | ((hi & 0x3FF) << 10) | (lo & 0x3FF), 12));
+                }
+            }
+            return Some((hi, 6));
+        }
+        _ => return None,
+    };
+    Some((cp, 2))
+}
+
+fn hex4(s: &[u8]) -> Option<u32> {
+    let mut v: u32 = 0;
+    for &c in s.get(..4)? {
+        v = (v << 4) | char::from(c).to_digit(16)?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
+    use super::*;
+
+    fn g(v: f64) -> heapless::String<40> {
+        let mut b = [0u8; 40];
+        let n = fmt_g17(v, &mut b);
+        heapless::String::try_from(core::str::from_utf8(&b[..n]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn doubles_format_as_percent_17g() {
+        assert_eq!(g(1.0), "1");
+        assert_eq!(g(0.1), "0.10000000000000001");
+        assert_eq!(g(2.5), "2.5");
+        assert_eq!(g(-1.5e-7), "-1.4999999999999999e-07");
+        assert_eq!(g(1.2345678901234568e29), "1.2345678901234568e+29");
+        assert_eq!(g(1e17), "1e+17");
+        assert_eq!(g(1e16), "10000000000000000");
+        assert_eq!(g(0.0001), "0.0001");
+        assert_eq!(g(0.00001), "1.0000000000000001e-05");
+        assert_eq!(g(-0.0), "-0");
+        assert_eq!(g(f64::INFINITY), "inf");
+        assert_eq!(g(1.0e300), "1.0000000000000001e+300");
+    }
+
+    fn esc(s: &[u8]) -> heapless::String<128> {
+        let mut b = [0u8; 128];
+        let mut o = Out::new(&mut b);
+        o.quoted(s);
+        assert!(o.ok());
+        let n = o.len();
+        heapless::String::try_from(core::str::from_utf8(&b[..n]).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_like_qemu_quoted_str() {
+        assert_eq!(esc("é€😀".as_bytes()), r#""\u00E9\u20AC\uD83D\uDE00""#);
+        assert_eq!(esc(b"a\"b\\c/\n\t\x01\x7f"), r#""a\"b\\c/\n\t\u0001\u007F""#);
+        assert_eq!(esc(b"\xff"), r#""\uFFFD""#);
+        assert_eq!(esc(b"\"guest-pi\xffng"), r#""\"guest-pi\uFFFDng""#);
+        assert_eq!(esc(b"\xc0\x80"), r#""\u0000""#);
+        assert_eq!(esc(b"\x00"), r#""\u0000""#);
+        assert_eq!(esc(b"\xc3"), r#""\uFFFD""#);
+    }
+
+    fn echo(src: &[u8], chunk: usize) -> heapless::String<256> {
+        let mut e = IdEcho::new(0..src.len());
+        let mut all = heapless::String::<256>::new();
+        for _ in 0..1000 {
+            let mut b = [0u8; 64];
+            let mut o = Out::new(&mut b[..chunk]);
+            let done = e.step(src, &mut o);
+            let n = o.len();
+            all.push_str(core::str::from_utf8(&b[..n]).unwrap()).unwrap();
+            if done {
+                return all;
+            }
+        }
+        panic!("echo did not finish");
+    }
+
+    #[test]
+    fn id_echo_reformats_like_qemu() {
+        // The largest atomic piece is a formatted double (24 bytes).
+        for chunk in [24, 25, 33, 64] {
+            assert_eq!(echo(br#"{"a":[1,2.5,null,true]}"#, chunk), r#"{"a": [1, 2.5, null, true]}"#);
+            assert_eq!(echo(b"123456789012345678901234567890", chunk), "1.2345678901234568e+29");
+            assert_eq!(echo(b"18446744073709551615", chunk), "18446744073709551615");
+            assert_eq!(echo(b"-0", chunk), "0");
+            assert_eq!(echo(b"1.0", chunk), "1");
+            assert_eq!(echo(b"1e400", chunk), "inf");
+            assert_eq!(echo("'é€😀\\u0041\\ud83d\\ude00'".as_bytes(), chunk), r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#);
+            assert_eq!(echo(br#"  "x"  "#, chunk), r#""x""#);
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Validation of one framed message: QEMU's JSON parser, without a tree.
+//!
+//! Contract: [`validate`] accepts exactly the messages qemu-ga 7.2's
+//! `json-parser.c` accepts and otherwise returns the error qemu-ga reports,
+//! with these documented differences:
+//! * the parser is iterative with a fixed stack of two bits per level (the
+//!   framer already bounds the depth), so no input can exhaust the stack;
+//! * duplicate keys are found by a second pass, after the syntax pass: when a
+//!   message has both a duplicate key and a later syntax error, qemu-ga names
+//!   the duplicate and we name the syntax error. Both are GenericErrors.
+//!
+//! Strings are checked as QEMU's `parse_string` does: escapes
+//! `\" \' \\ \/ \b \f \n \r \t \uXXXX`, surrogate pairs combined, lone
+//! surrogates and noncharacters rejected, raw bytes as modified UTF-8
+//! (`C0 80` allowed, other overlong forms rejected).
+
+use core::ops::Range;
+
+use super::lex::TokenKind;
+use super::walk::{Decoded, Members, Token, Tokens, str_tokens_eq};
+use crate::config::MAX_NESTING;
+
+/// A syntax error, with qemu-ga's text after `JSON parse error, `.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyntaxError {
+    /// `expecting value`
+    ExpectingValue,
+    /// `missing : in object pair`
+    MissingColon,
+    /// `key is not a string in object`
+    KeyNotString,
+    /// `expected separator in dict`
+    ExpectedDictSeparator,
+    /// `expected separator in list`
+    ExpectedListSeparator,
+    /// `duplicate key`
+    DuplicateKey,
+    /// `premature EOI`
+    PrematureEoi,
+    /// `invalid keyword '<text>'`; the range is the keyword token.
+    InvalidKeyword(Range<usize>),
+    /// `invalid escape sequence in string`
+    InvalidEscape,
+    /// `<text> is not a valid Unicode character`; the range is the escape as
+    /// typed (backslash included).
+    InvalidUnicode(Range<usize>),
+    /// `invalid UTF-8 sequence in string`
+    InvalidUtf8,
+}
+
+impl SyntaxError {
+    /// The fixed part of the error text (without `JSON parse error, `).
+    pub fn text(&self) -> &'static str {
+        match self {
+            SyntaxError::ExpectingValue => "expecting value",
+            SyntaxError::MissingColon => "missing : in object pair",
+            SyntaxError::KeyNotString => "key is not a string in object",
+            SyntaxError::ExpectedDictSeparator => "expected separator in dict",
+            SyntaxError::ExpectedListSeparator => "expected separator in list",
+            SyntaxError::DuplicateKey => "duplicate key",
+            SyntaxError::PrematureEoi => "premature EOI",
+            SyntaxError::InvalidKeyword(_) => "invalid keyword",
+            SyntaxError::InvalidEscape => "invalid escape sequence in string",
+            SyntaxError::InvalidUnicode(_) => "is not a valid Unicode character",
+            SyntaxError::InvalidUtf8 => "invalid UTF-8 sequence in string",
+        }
+    }
+}
+
+/// One hash slot of the duplicate-key table: the key's hash and the start of
+/// its token. Zeroed slots are free.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeySlot {
+    hash: u32,
+    /// Token start plus one (0 = free).
+    at: u32,
+}
+
+impl KeySlot {
+    /// A free slot.
+    pub const EMPTY: KeySlot = KeySlot { hash: 0, at: 0 };
+}
+
+/// What a parse level is waiting for, in two bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// An object whose key (a nested value) is being parsed.
+    ObjKey = 0,
+    /// An object whose member value is being parsed.
+    ObjValue = 1,
+    /// An array whose element is being parsed.
+    ArrValue = 2,
+}
+
+struct Stack {
+    bits: [u8; MAX_NESTING / 4 + 1],
+    depth: usize,
+}
+
+impl Stack {
+    fn push(&mut self, l: Level) -> bool {
+        let (byte, shift) = (self.depth / 4, (self.depth % 4) * 2);
+        let Some(slot) = self.bits.get_mut(byte) else {
+            return false;
+        };
+        *slot = (*slot & !(3 << shift)) | ((l as u8) << shift);
+        self.depth = self.depth.saturating_add(1);
+        true
+    }
+
+    fn top(&self) -> Option<Level> {
+        let d = self.depth.checked_sub(1)?;
+        let (byte, shift) = (d / 4, (d % 4) * 2);
+        Some(match (self.bits.get(byte)? >> shift) & 3 {
+            0 => Level::ObjKey,
+            1 => Level::ObjValue,
+            _ => Level::ArrValue,
+        })
+    }
+
+    fn set_top(&mut self, l: Level) {
+        if let Some(d) = self.depth.checked_sub(1) {
+            let (byte, shift) = (d / 4, (d % 4) * 2);
+            if let Some(slot) = self.bits.get_mut(byte) {
+                *slot = (*slot & !(3 << shift)) | ((l as u8) << shift);
+            }
+        }
+    }
+
+    fn pop(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}
+
+/// Validates the message `buf[start..]` (all of it is one framed message;
+/// positions in errors are indices into `buf`).
+///
+/// Returns the kind of the top-level value's first token on success.
+/// `keys` is scratch space for the duplicate-key pass.
+pub fn validate(buf: &[u8], start: usize, keys: &mut [KeySlot]) -> Result<TokenKind, SyntaxError> {
+    let top = syntax(buf, start)?;
+    if top == TokenKind::LCurly || top == TokenKind::LSquare {
+        duplicates(buf, start, keys)?;
+    }
+    Ok(top)
+}
+
+/// The syntax pass.
+fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
+    let mut toks = Tokens::new(buf, start);
+    let mut stack = Stack { bits: [0; MAX_NESTING / 4 + 1], depth: 0 };
+    let first_kind = match toks.clone().next() {
+        Some(t) => t.kind,
+        None => return Err(SyntaxError::PrematureEoi),
+    };
+    // `Value` parses one value; `After` handles what follows a completed
+    // value at the current level.
+    enum Want {
+        Value,
+        After { was_string: bool },
+    }
+    let mut want = Want::Value;
+    loop {
+        match want {
+            Want::Value => {
+                let t = toks.next().ok_or(SyntaxError::PrematureEoi)?;
+                match t.kind {
+                    TokenKind::LCurly => {
+                        let peek = toks.clone().next().ok_or(SyntaxError::PrematureEoi)?;
+                        if peek.kind == TokenKind::RCurly {
+                            toks.next();
+                            want = Want::After { was_string: false };
+                        } else {
+                            if !stack.push(Level::ObjKey) {
+                                return Err(SyntaxError::ExpectingValue);
+                            }
+                            want = Want::Value;
+                        }
+                    }
+                    TokenKind::LSquare => {
+                        let peek = toks.clone().next().ok_or(SyntaxError::PrematureEoi)?;
+                        if peek.kind == TokenKind::RSquare {
+                            toks.next();
+                            want = Want::After { was_string: false };
+                        } else {
+                            if !stack.push(Level::ArrValue) {
+                                return Err(SyntaxError::ExpectingValue);
+                            }
+                            want = Want::Value;
+                        }
+                    }
+                    TokenKind::String => {
+                        check_string(buf, t)?;
+                        want = Want::After { was_string: true };
+                    }
+                    TokenKind::Integer | TokenKind::Float => {
+                        want = Want::After { was_string: false };
+                    }
+                    TokenKind::Keyword => {
+                        let text = buf.get(t.start..t.end).unwrap_or(&[]);
+                        if !matches!(text, b"true" | b"false" | b"null") {
+                            return Err(SyntaxError::InvalidKeyword(t.start..t.end));
+                        }
+                        want = Want::After { was_string: false };
+                    }
+                    _ => return Err(SyntaxError::ExpectingValue),
+                }
+            }
+            Want::After { was_string } => match stack.top() {
+                None => return Ok(first_kind),
+                Some(Level::ObjKey) => {
+                    if !was_string {
+                        return Err(SyntaxError::KeyNotString);
+                    }
+                    let t = toks.next().ok_or(SyntaxError::PrematureEoi)?;
+                    if t.kind != TokenKind::Colon {
+                        return Err(SyntaxError::MissingColon);
+                    }
+                    stack.set_top(Level::ObjValue);
+                    want = Want::Value;
+                }
+                Some(Level::ObjValue) => {
+                    let t = toks.next().ok_or(SyntaxError::PrematureEoi)?;
+                    match t.kind {
+                        TokenKind::RCurly => {
+                            stack.pop();
+                            want = Want::After { was_string: false };
+                        }
+                        TokenKind::Comma => {
+                            stack.set_top(Level::ObjKey);
+                            want = Want::Value;
+                        }
+                        _ => return Err(SyntaxError::ExpectedDictSeparator),
+                    }
+                }
+                Some(Level::ArrValue) => {
+                    let t = toks.next().ok_or(SyntaxError::PrematureEoi)?;
+                    match t.kind {
+                        TokenKind::RSquare => {
+                            stack.pop();
+                            want = Want::After { was_string: false };
+                        }
+                        TokenKind::Comma => want = Want::Value,
+                        _ => return Err(SyntaxError::ExpectedListSeparator),
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// QEMU's `is_valid_codepoint`.
+fn valid_codepoint(cp: u32) -> bool {
+    !(cp > 0x10FFFF
+        || (0xFDD0..=0xFDEF).contains(&cp)
+        || (cp & 0xFFFE) == 0xFFFE
+        || (0xD800..=0xDFFF).contains(&cp))
+}
+
+/// QEMU's `cvt4hex`: four hex digits, or `None`.
+fn hex4(s: &[u8]) -> Option<u32> {
+    let mut v: u32 = 0;
+    for i in 0..4 {
+        let d = char::from(*s.get(i)?).to_digit(16)?;
+        v = (v << 4) | d;
+    }
+    Some(v)
+}
+
+/// Length of a valid modified-UTF-8 sequence at the start of `s`, or `None`
+/// (QEMU's `mod_utf8_codepoint` returning -1).
+pub fn mod_utf8_len(s: &[u8]) -> Option<usize> {
+    let (cp, len) = mod_utf8_decode(s);
+    cp.map(|_| len)
+}
+
+/// QEMU's `mod_utf8_codepoint`: the code point at the start of `s` (or `None`
+/// when invalid) and the number of bytes the sequence spans. A NUL byte or an
+/// empty input is an invalid sequence of length 0... except that here it
+/// spans one byte so callers always make progress.
+pub fn mod_utf8_decode(s: &[u8]) -> (Option<u32>, usize) {
+    let Some(&b0) = s.first() else {
+        return (None, 0);
+    };
+    if b0 < 0x80 {
+        return (Some(u32::from(b0)), 1);
+    }
+    if b0 >= 0xFE || b0 & 0x40 == 0 {
+        return (None, 1);
+    }
+    let len = b0.leading_ones() as usize;
+    let mut cp = u32::from(b0) & (0x7F_u32 >> len);
+    let mut used = 1usize;
+    while used < len {
+        match s.get(used) {
+            Some(&c) if c & 0xC0 == 0x80 => {
+                cp = (cp << 6) | u32::from(c & 0x3F);
+                used = used.saturating_add(1);
+            }
+            _ => return (None, used),
+        }
+    }
+    const MIN_CP: [u32; 5] = [0x80, 0x800, 0x10000, 0x20_0000, 0x400_0000];
+    let min = MIN_CP.get(len.saturating_sub(2)).copied().unwrap_or(0);
+    if !valid_codepoint(cp) || (cp < min && !(cp == 0 && len == 2)) {
+        return (None, used);
+    }
+    (Some(cp), used)
+}
+
+/// QEMU's `parse_string`, as a check.
+fn check_string(buf: &[u8], t: Token) -> Result<(), SyntaxError> {
+    let tok = buf.get(t.start..t.end).unwrap_or(&[]);
+    let body_end = tok.len().saturating_sub(1);
+    let mut i = 1usize;
+    while i < body_end {
+        let Some(&b) = tok.get(i) else { break };
+        if b == b'\\' {
+            let beg = i;
+            let e = tok.get(i.saturating_add(1)).copied().unwrap_or(0);
+            i = i.saturating_add(2);
+            match e {
+                b'"' | b'\'' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    let cp = hex4(tok.get(i..body_end).unwrap_or(&[]));
+                    i = i.saturating_add(4);
+                    let mut valid = cp.is_some_and(valid_codepoint);
+                    if let Some(hi) = cp
+                        && (0xD800..=0xDBFF).contains(&hi)
+                        && tok.get(i) == Some(&b'\\')
+                        && tok.get(i.saturating_add(1)) == Some(&b'u')
+                    {
+                        let lo = hex4(tok.get(i.saturating_add(2)..body_end).unwrap_or(&[]));
+                        valid = lo.is_some_and(|lo| (0xDC00..=0xDFFF).contains(&lo));
+                        if valid {
+                            i = i.saturating_add(6);
+                        }
+                    }
+                    if !valid {
+                        // The escape as typed; qemu-ga prints it with %.*s,
+                        // which stops at the end of the token.
+                        let from = t.start.saturating_add(beg);
+                        let to = t.start.saturating_add(i.min(tok.len()));
+                        return Err(SyntaxError::InvalidUnicode(from..to));
+                    }
+                }
+                _ => return Err(SyntaxError::InvalidEscape),
+            }
+        } else if b < 0x80 {
+            i = i.saturating_add(1);
+        } else {
+            let rest = tok.get(i..body_end).unwrap_or(&[]);
+            match mod_utf8_len(rest) {
+                Some(n) => i = i.saturating_add(n),
+                None => return Err(SyntaxError::InvalidUtf8),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The duplicate-key pass: every object's direct keys must be distinct.
+///
+/// Each object is checked with the bounded hash table `keys`; an object with
+/// more members than half the table is checked in rounds, each round holding
+/// the next batch of keys and testing every later key against it. Work is
+/// `O(bytes * rounds)` per object; memory is the table.
+fn duplicates(buf: &[u8], start: usize, keys: &mut [KeySlot]) -> Result<(), SyntaxError> {
+    for t in Tokens::new(buf, start) {
+        if t.kind == TokenKind::LCurly {
+            check_object(buf, t.start, keys)?;
+        }
+    }
+    Ok(())
+}
+
+fn key_hash(buf: &[u8], key: Range<usize>) -> u32 {
+    // FNV-1a over the decoded key.
+    Decoded::new(buf, key).fold(0x811C_9DC5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), SyntaxError> {
+    let cap = keys.len();
+    if cap == 0 {
+        return Ok(());
+    }
+    let batch = (cap / 2).max(1);
+    let mask = cap.saturating_sub(1);
+    let mut done = 0usize; // keys already used as a batch
+    loop {
+        keys.iter_mut().for_each(|k| *k = KeySlot::default());
+        let mut index = 0usize;
+        let mut filled = 0usize;
+        for (key, _) in Members::new(buf, obj) {
+            let hash = key_hash(buf, key.clone());
+            let in_batch = index >= done && filled < batch;
+            index = index.saturating_add(1);
+            // Probe for an equal key already in the table.
+            let mut slot = (hash as usize) & mask;
+            let mut probes = 0usize;
+            loop {
+                let Some(k) = keys.get(slot).copied() else { break };
+                if k.at == 0 {
+                    if in_batch {
+                        if let Some(s) = keys.get_mut(slot) {
+                            *s = KeySlot { hash, at: u32::try_from(key.start).unwrap_or(0).saturating_add(1) };
+                        }
+                        filled = filled.saturating_add(1);
+                    }
+                    break;
+                }
+                let other = (k.at as usize).saturating_sub(1);
+                if k.hash == hash {
+                    if let Some(t) = super::walk::token_at(buf, other) {
+                        if str_tokens_eq(buf, t.start..t.end, key.clone()) {
+                            return Err(SyntaxError::DuplicateKey);
+                        }
+                    }
+                }
+                slot = slot.saturating_add(1) & mask;
+                probes = probes.saturating_add(1);
+                if probes > cap {
+                    break;
+                }
+            }
+        }
+        done = done.saturating_add(filled);
+        if filled < batch || done >= index {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
+    use super::*;
+
+    fn v(s: &[u8]) -> Result<TokenKind, SyntaxError> {
+        let mut keys = [KeySlot::default(); 8];
+        validate(s, 0, &mut keys)
+    }
+
+    #[test]
+    fn valid_messages() {
+        assert_eq!(v(br#"{"execute":"guest-ping"}"#), Ok(TokenKind::LCurly));
+        assert_eq!(v(b"{}"), Ok(TokenKind::LCurly));
+        assert_eq!(v(b"[]"), Ok(TokenKind::LSquare));
+        assert_eq!(v(b"42"), Ok(TokenKind::Integer));
+        assert_eq!(v(br#"{'a':[1,{"b":null}],"c":true}"#), Ok(TokenKind::LCurly));
+        assert_eq!(v(br#""\u0000\ud83d\ude00\/\'""#), Ok(TokenKind::String));
+        assert_eq!(v(b"\"\xc0\x80\""), Ok(TokenKind::String));
+    }
+
+    #[test]
+    fn qemu_syntax_errors() {
+        assert_eq!(v(b"}"), Err(SyntaxError::ExpectingValue));
+        assert_eq!(v(br#"{"execute":"guest-ping"]"#), Err(SyntaxError::ExpectedDictSeparator));
+        assert_eq!(v(br#"{"execute" "guest-ping"}"#), Err(SyntaxError::MissingColon));
+        assert_eq!(v(br#"{1: "guest-ping"}"#), Err(SyntaxError::KeyNotString));
+        assert_eq!(v(b"[1 2]"), Err(SyntaxError::ExpectedListSeparator));
+        assert_eq!(v(b"[1,]"), Err(SyntaxError::ExpectingValue));
+        assert_eq!(v(b"{\"a\":1,}"), Err(SyntaxError::ExpectingValue));
+        assert_eq!(v(b"{]"), Err(SyntaxError::ExpectingValue));
+        assert_eq!(v(b"abc"), Err(SyntaxError::InvalidKeyword(0..3)));
+        assert_eq!(v(br#"{"a":1,"a":2}"#), Err(SyntaxError::DuplicateKey));
+        assert_eq!(v(br#"{"a":1,"\u0061":2}"#), Err(SyntaxError::DuplicateKey));
+        assert_eq!(v(br#"{"a":{"a":1},"b":{"a":2}}"#), Ok(TokenKind::LCurly));
+    }
+
+    #[test]
+    fn qemu_string_errors() {
+        assert_eq!(v(br#""\x""#), Err(SyntaxError::InvalidEscape));
+        assert_eq!(v(br#""\ud83d""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\ude00""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\ud83d\u0041""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\uFFFF""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\uFDD0""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\u00zz""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(v(br#""\u12""#), Err(SyntaxError::InvalidUnicode(1..6)));
+        assert_eq!(v(b"\"\xc3\""), Err(SyntaxError::InvalidUtf8));
+        assert_eq!(v(b"\"\xed\xa0\x80\""), Err(SyntaxError::InvalidUtf8));
+        assert_eq!(v(b"\"\xc1\xbf\""), Err(SyntaxError::InvalidUtf8));
+        assert_eq!(v(b"\"\xf4\x90\x80\x80\""), Err(SyntaxError::InvalidUtf8));
+    }
+
+    #[test]
+    fn duplicate_check_in_rounds_finds_late_duplicates() {
+        // 40 distinct keys then a repeat of the first, with a table of 8.
+        let mut msg = heapless::Vec::<u8, 1024>::new();
+        msg.push(b'{').unwrap();
+        for i in 0..40 {
+            let k = [b'"', b'k', b'0' + (i / 10) as u8, b'0' + (i % 10) as u8, b'"'];
+            msg.extend_from_slice(&k).unwrap();
+            msg.extend_from_slice(b":1,").unwrap();
+        }
+        msg.extend_from_slice(b"\"k00\":2}").unwrap();
+        assert_eq!(v(&msg), Err(SyntaxError::DuplicateKey));
+        let n = msg.len();
+        msg[n - 5] = b'9';
+        msg[n - 6] = b'9';
+        assert_eq!(v(&msg), Ok(TokenKind::LCurly));
+    }
+
+    #[test]
+    fn deep_nesting_within_stack_is_valid() {
+        let mut msg = [0u8; 2 * 1024];
+        msg[..1024].fill(b'[');
+        msg[1024..].fill(b']');
+        assert_eq!(v(&msg), Ok(TokenKind::LSquare));
+    }
+}

@@ -1,0 +1,286 @@
+//! Built-in `guest-exec` programs every board can offer.
+//!
+//! Contract: these are portable, deterministic and bounded. Each writes only
+//! through [`ExecIo`] (so output beyond the capture buffers is dropped and
+//! flagged as truncated) and returns an exit status like its coreutils
+//! namesake. Boards register them under the paths clients already use:
+//!
+//! | path | behaviour |
+//! |---|---|
+//! | `/bin/echo` | arguments joined by spaces plus a newline; leading `-n`, `-e`, `-E` (and combinations such as `-ne`) as coreutils |
+//! | `/bin/cat` | copies `input-data` (and, where the board has files, the named files) to stdout |
+//! | `/bin/true`, `/bin/false` | exit 0, exit 1 |
+//! | `/bin/uptime` | time since boot, `up D days, HH:MM:SS` |
+//! | [`HEALTH_CHECK_PATH`] | a march memory test over a region the board gives, run a slice per poll; prints a report and exits 0 on success, 1 on a fault |
+//!
+//! [`start_standard`] starts the first four; a board adds its own paths.
+
+use core::fmt::Write as _;
+
+use crate::error::Errno;
+use crate::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, OpenMode, Str};
+
+/// Path of the health check program.
+pub const HEALTH_CHECK_PATH: &str = "/usr/libexec/nanoqga/health-check";
+
+/// Path of the uptime program.
+pub const UPTIME_PATH: &str = "/bin/uptime";
+
+/// Starts `/bin/echo`, `/bin/cat` (input only), `/bin/true` or `/bin/false`;
+/// `None` for any other path.
+pub fn start_standard(req: &ExecRequest<'_>, io: &mut ExecIo<'_>) -> Option<ExecStatus> {
+    Some(match req.path {
+        "/bin/echo" => echo(req, io),
+        "/bin/cat" => cat(req, io, None),
+        "/bin/true" => ExecStatus::Exited(0),
+        "/bin/false" => ExecStatus::Exited(1),
+        _ => return None,
+    })
+}
+
+fn write_str(io: &mut ExecIo<'_>, s: &Str<'_>) {
+    match s.as_str() {
+        Some(t) => io.stdout.write(t.as_bytes()),
+        None => {
+            for b in s.bytes() {
+                io.stdout.write(&[b]);
+            }
+        }
+    }
+}
+
+/// `echo`, as coreutils' `/bin/echo`.
+pub fn echo(req: &ExecRequest<'_>, io: &mut ExecIo<'_>) -> ExecStatus {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut args = req.args.iter().peekable();
+    // Leading arguments made only of n, e, E after a dash are options.
+    while let Some(a) = args.peek() {
+        let is_opt = a.len() > 1
+            && a.bytes().next() == Some(b'-')
+            && a.bytes().skip(1).all(|c| matches!(c, b'n' | b'e' | b'E'));
+        if !is_opt {
+            break;
+        }
+        for c in a.bytes().skip(1) {
+            match c {
+                b'n' => newline = false,
+                b'e' => escapes = true,
+                _ => escapes = false,
+            }
+        }
+        args.next();
+    }
+    let mut first = true;
+    for a in args {
+        if !first {
+            io.stdout.write(b" ");
+        }
+        first = false;
+        if escapes {
+            if echo_escapes(&a, io) {
+                return ExecStatus::Exited(0);
+            }
+        } else {
+            write_str(io, &a);
+        }
+    }
+    if newline {
+        io.stdout.write(b"\n");
+    }
+    ExecStatus::Exited(0)
+}
+
+/// Writes `s` interpreting coreutils `echo -e` escapes. Returns true at `\c`
+/// (stop all output).
+fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
+    let mut bytes = s.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            io.stdout.write(&[b]);
+            continue;
+        }
+        let Some(e) = bytes.next() else {
+            io.stdout.write(b"\\");
+            break;
+        };
+        let out = match e {
+            b'\\' => b'\\',
+            b'a' => 0x07,
+            b'b' => 0x08,
+            b'c' => return true,
+            b'e' => 0x1B,
+            b'f' => 0x0C,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0B,
+            b'0' | b'x' => {
+                let (radix, max) = if e == b'0' { (8u32, 3) } else { (16u32, 2) };
+                let mut v: u32 = 0;
+                let mut digits = 0;
+                while digits < max {
+                    match bytes.peek().and_then(|&c| char::from(c).to_digit(radix)) {
+                        Some(d) => {
+                            v = v.wrapping_mul(radix).wrapping_add(d);
+                            bytes.next();
+                            digits += 1;
+                        }
+                        None => break,
+                    }
+                }
+                if e == b'x' && digits == 0 {
+                    io.stdout.write(b"\\x");
+                    continue;
+                }
+                u8::try_from(v & 0xFF).unwrap_or(0)
+            }
+            other => {
+                io.stdout.write(&[b'\\', other]);
+                continue;
+            }
+        };
+        io.stdout.write(&[out]);
+    }
+    false
+}
+
+/// `cat`: with no arguments (or `-`) copies `input-data`; other arguments
+/// are read through `files` when the board has them. A missing file is
+/// reported on stderr as coreutils does and the exit status is 1.
+pub fn cat(req: &ExecRequest<'_>, io: &mut ExecIo<'_>, mut files: Option<&mut dyn FileStore>) -> ExecStatus {
+    if req.args.is_empty() {
+        io.stdout.write(req.input);
+        return ExecStatus::Exited(0);
+    }
+    let mut status = 0;
+    for a in req.args.iter() {
+        if a.eq_str("-") {
+            io.stdout.write(req.input);
+            continue;
+        }
+        let mut name = [0u8; 256];
+        let err = match (a.decode_into(&mut name), files.as_deref_mut()) {
+            (Some(path), Some(f)) => copy_file(f, path, io).err(),
+            (None, _) => Some(Errno::ENAMETOOLONG),
+            (_, None) => Some(Errno::ENOENT),
+        };
+        if let Some(e) = err {
+            io.stderr.write(b"cat: ");
+            write_str_err(io, &a);
+            let _ = write!(io.stderr, ": {}\n", e.text().unwrap_or("Input/output error"));
+            status = 1;
+        }
+    }
+    ExecStatus::Exited(status)
+}
+
+fn write_str_err(io: &mut ExecIo<'_>, s: &Str<'_>) {
+    for b in s.bytes() {
+        io.stderr.write(&[b]);
+    }
+}
+
+fn copy_file(files: &mut dyn FileStore, path: &str, io: &mut ExecIo<'_>) -> Result<(), Errno> {
+    let mode = OpenMode { read: true, write: false, append: false, create: false, truncate: false };
+    let id = files.open(path, mode).map_err(errno)?;
+    let mut buf = [0u8; 256];
+    let result = loop {
+        if io.stdout.room() == 0 {
+            // Capture full: the rest is not read, only flagged.
+            io.stdout.mark_truncated();
+            break Ok(());
+        }
+        match files.read(id, &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => io.stdout.write(buf.get(..n).unwrap_or(&[])),
+            Err(e) => break Err(errno(e)),
+        }
+    };
+    let _ = files.close(id);
+    result
+}
+
+fn errno(e: crate::error::HookError) -> Errno {
+    match e {
+        crate::error::HookError::Errno(e) => e,
+        _ => Errno::EIO,
+    }
+}
+
+/// `uptime`: prints `up D days, HH:MM:SS` for `nanos` since boot.
+pub fn uptime(io: &mut ExecIo<'_>, nanos: u64) -> ExecStatus {
+    let secs = nanos / 1_000_000_000;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    let _ = writeln!(io.stdout, "up {d} days, {h:02}:{m:02}:{s:02}");
+    ExecStatus::Exited(0)
+}
+
+/// The health check: a march test (write a pattern, verify it, write its
+/// complement, verify that) over a memory region, a slice per step so the
+/// agent keeps answering while it runs.
+///
+/// The state words are: `[0]` offset reached, `[1]` pass (0..4), `[2]`
+/// errors found, `[3]` region length checked at start.
+pub struct MemTest;
+
+impl MemTest {
+    /// Bytes tested per step.
+    pub const STEP: usize = 4096;
+
+    /// Starts a test of `region`; prints the header.
+    pub fn start(region: &[u8], state: &mut ExecState, io: &mut ExecIo<'_>) -> ExecStatus {
+        *state = [0, 0, 0, region.len() as u64];
+        let _ = writeln!(
+            io.stdout,
+            "health-check: testing {} bytes at {:#x}",
+            region.len(),
+            region.as_ptr() as usize
+        );
+        ExecStatus::Running
+    }
+
+    /// Runs one slice of the test over `region` (the same region each time).
+    pub fn resume(region: &mut [u8], state: &mut ExecState, io: &mut ExecIo<'_>) -> ExecStatus {
+        const PATTERNS: [u8; 4] = [0x55, 0xAA, 0x00, 0xFF];
+        let [offset, pass, errors, len] = *state;
+        if len != region.len() as u64 {
+            let _ = writeln!(io.stderr, "health-check: region changed during the test");
+            return ExecStatus::Exited(2);
+        }
+        let Some(&pattern) = PATTERNS.get(pass as usize) else {
+            let _ = writeln!(
+                io.stdout,
+                "health-check: {} patterns, {} errors\n{}",
+                PATTERNS.len(),
+                errors,
+                if errors == 0 { "PASS" } else { "FAIL" }
+            );
+            return ExecStatus::Exited(if errors == 0 { 0 } else { 1 });
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(Self::STEP).min(region.len());
+        let mut found = 0u64;
+        if let Some(chunk) = region.get_mut(start..end) {
+            // Address-dependent data catches address-line faults as well as
+            // stuck bits; `black_box` makes the compiler assume the memory
+            // may have changed between writing and reading it back.
+            let value = |i: usize| pattern ^ (start.wrapping_add(i) as u8).rotate_left(pass as u32);
+            for (i, b) in chunk.iter_mut().enumerate() {
+                *b = value(i);
+            }
+            let chunk = core::hint::black_box(chunk);
+            for (i, b) in chunk.iter().enumerate() {
+                if *b != value(i) {
+                    found = found.saturating_add(1);
+                    if found <= 8 {
+                        let _ = writeln!(io.stderr, "health-check: mismatch at +{:#x}", start.saturating_add(i));
+                    }
+                }
+            }
+        }
+        let (next_offset, next_pass) = if end >= region.len() { (0, pass.saturating_add(1)) } else { (end as u64, pass) };
+        *state = [next_offset, next_pass, errors.saturating_add(found), len];
+        ExecStatus::Running
+    }
+}

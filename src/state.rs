@@ -1,0 +1,309 @@
+//! Agent state that outlives one request: file handles, programs, flags.
+//!
+//! Contract:
+//! * File handles count up from 1000 and are never reused while the agent
+//!   runs (a failed open does not use a number, as in qemu-ga); the table is
+//!   bounded, and a full table is an ordinary error.
+//! * Program ids (pids) count up from 1 and are never reused; a status slot
+//!   lives from `guest-exec` until `guest-exec-status` has reported the
+//!   program exited and that reply has been written out, then it is freed.
+//! * Nothing here allocates; all tables are borrowed from [`crate::Storage`].
+
+use crate::commands::CommandSet;
+use crate::config::FIRST_FILE_HANDLE;
+use crate::platform::{Capture, ExecIo, ExecState, ExecStatus, FileId, Programs};
+
+/// One slot of the file handle table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HandleSlot {
+    /// qemu-ga handle number; 0 when free.
+    handle: i64,
+    file: FileId,
+}
+
+impl HandleSlot {
+    /// A free slot.
+    pub const EMPTY: HandleSlot = HandleSlot { handle: 0, file: FileId(0) };
+}
+
+/// The file handle table.
+pub(crate) struct Handles<'s> {
+    slots: &'s mut [HandleSlot],
+    next: i64,
+}
+
+impl<'s> Handles<'s> {
+    pub fn new(slots: &'s mut [HandleSlot]) -> Self {
+        slots.iter_mut().for_each(|s| *s = HandleSlot::default());
+        Handles { slots, next: FIRST_FILE_HANDLE }
+    }
+
+    /// Whether another file can be opened.
+    pub fn has_room(&self) -> bool {
+        self.slots.iter().any(|s| s.handle == 0)
+    }
+
+    /// Records an open file; returns its new handle, or `None` when full.
+    pub fn insert(&mut self, file: FileId) -> Option<i64> {
+        let slot = self.slots.iter_mut().find(|s| s.handle == 0)?;
+        let handle = self.next;
+        self.next = self.next.saturating_add(1);
+        *slot = HandleSlot { handle, file };
+        Some(handle)
+    }
+
+    /// The file behind a handle.
+    pub fn get(&self, handle: i64) -> Option<FileId> {
+        if handle == 0 {
+            return None;
+        }
+        self.slots.iter().find(|s| s.handle == handle).map(|s| s.file)
+    }
+
+    /// Forgets a handle, returning its file.
+    pub fn remove(&mut self, handle: i64) -> Option<FileId> {
+        if handle == 0 {
+            return None;
+        }
+        let slot = self.slots.iter_mut().find(|s| s.handle == handle)?;
+        let file = slot.file;
+        *slot = HandleSlot::default();
+        Some(file)
+    }
+
+    /// Number of open handles.
+    pub fn open_count(&self) -> usize {
+        self.slots.iter().filter(|s| s.handle != 0).count()
+    }
+}
+
+/// Where a program slot is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlotState {
+    /// Free.
+    #[default]
+    Free,
+    /// Running.
+    Running,
+    /// Finished; status not reported yet.
+    Done(ExecStatus),
+    /// Reported; freed when the reply is written.
+    Reaping(ExecStatus),
+}
+
+/// One `guest-exec` status slot.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecSlot {
+    pid: i64,
+    pub(crate) state: SlotState,
+    capture: bool,
+    pub(crate) out_len: u32,
+    pub(crate) err_len: u32,
+    pub(crate) out_truncated: bool,
+    pub(crate) err_truncated: bool,
+    program: ExecState,
+}
+
+impl ExecSlot {
+    /// A free slot.
+    pub const EMPTY: ExecSlot = ExecSlot {
+        pid: 0,
+        state: SlotState::Free,
+        capture: false,
+        out_len: 0,
+        err_len: 0,
+        out_truncated: false,
+        err_truncated: false,
+        program: [0; 4],
+    };
+}
+
+/// The program table and its capture buffers.
+pub(crate) struct Execs<'s> {
+    slots: &'s mut [ExecSlot],
+    capture: &'s mut [u8],
+    per_stream: usize,
+    next_pid: i64,
+}
+
+impl<'s> Execs<'s> {
+    pub fn new(slots: &'s mut [ExecSlot], capture: &'s mut [u8]) -> Self {
+        slots.iter_mut().for_each(|s| *s = ExecSlot::default());
+        let per_stream = capture.len().checked_div(slots.len().saturating_mul(2)).unwrap_or(0);
+        Execs { slots, capture, per_stream, next_pid: 1 }
+    }
+
+    /// Index of a free slot.
+    pub fn free_slot(&self) -> Option<usize> {
+        self.slots.iter().position(|s| s.state == SlotState::Free)
+    }
+
+    /// Slot of a reported-or-not program by pid.
+    pub fn find(&self, pid: i64) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| pid != 0 && s.pid == pid && matches!(s.state, SlotState::Running | SlotState::Done(_)))
+    }
+
+    pub fn slot(&self, i: usize) -> Option<&ExecSlot> {
+        self.slots.get(i)
+    }
+
+    pub fn slot_mut(&mut self, i: usize) -> Option<&mut ExecSlot> {
+        self.slots.get_mut(i)
+    }
+
+    /// The captured stdout and stderr of slot `i`.
+    pub fn captured(&self, i: usize) -> (&[u8], &[u8]) {
+        let Some(s) = self.slots.get(i) else {
+            return (&[], &[]);
+        };
+        let base = i.saturating_mul(2).saturating_mul(self.per_stream);
+        let out = base..base.saturating_add(s.out_len as usize);
+        let err_base = base.saturating_add(self.per_stream);
+        let err = err_base..err_base.saturating_add(s.err_len as usize);
+        (self.capture.get(out).unwrap_or(&[]), self.capture.get(err).unwrap_or(&[]))
+    }
+
+    /// Prepares slot `i` for a new program and returns its I/O and state.
+    pub fn begin(&mut self, i: usize, capture: bool) -> Option<(&mut ExecState, ExecIo<'_>)> {
+        let base = i.saturating_mul(2).saturating_mul(self.per_stream);
+        let per = self.per_stream;
+        let slot = self.slots.get_mut(i)?;
+        *slot = ExecSlot { capture, ..ExecSlot::default() };
+        let region = self.capture.get_mut(base..base.saturating_add(per.saturating_mul(2)))?;
+        let (out, err) = region.split_at_mut(per);
+        let io = ExecIo {
+            stdout: Capture::new(out, &mut slot.out_len, &mut slot.out_truncated, capture),
+            stderr: Capture::new(err, &mut slot.err_len, &mut slot.err_truncated, capture),
+        };
+        Some((&mut slot.program, io))
+    }
+
+    /// Records the start result of slot `i` and gives it a pid.
+    pub fn started(&mut self, i: usize, status: ExecStatus) -> i64 {
+        let pid = self.next_pid;
+        self.next_pid = self.next_pid.saturating_add(1);
+        if let Some(s) = self.slots.get_mut(i) {
+            s.pid = pid;
+            s.state = match status {
+                ExecStatus::Running => SlotState::Running,
+                done => SlotState::Done(done),
+            };
+        }
+        pid
+    }
+
+    /// Frees slot `i` (start failed, or its exit was reported).
+    pub fn free(&mut self, i: usize) {
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = ExecSlot::default();
+        }
+    }
+
+    /// Whether any program is running.
+    pub fn any_running(&self) -> bool {
+        self.slots.iter().any(|s| s.state == SlotState::Running)
+    }
+
+    /// Number of occupied slots.
+    pub fn used(&self) -> usize {
+        self.slots.iter().filter(|s| s.state != SlotState::Free).count()
+    }
+
+    /// Gives each running program one step.
+    pub fn step_all(&mut self, programs: &mut dyn Programs) {
+        for i in 0..self.slots.len() {
+            self.step(i, programs);
+        }
+    }
+
+    /// Gives the program in slot `i` one step, if it runs.
+    pub fn step(&mut self, i: usize, programs: &mut dyn Programs) {
+        let base = i.saturating_mul(2).saturating_mul(self.per_stream);
+        let per = self.per_stream;
+        let Some(slot) = self.slots.get_mut(i) else { return };
+        if slot.state != SlotState::Running {
+            return;
+        }
+        let Some(region) = self.capture.get_mut(base..base.saturating_add(per.saturating_mul(2))) else {
+            return;
+        };
+        let (out, err) = region.split_at_mut(per);
+        let capture = slot.capture;
+        let mut io = ExecIo {
+            stdout: Capture::new(out, &mut slot.out_len, &mut slot.out_truncated, capture),
+            stderr: Capture::new(err, &mut slot.err_len, &mut slot.err_truncated, capture),
+        };
+        let status = programs.resume(&mut slot.program, &mut io);
+        if status != ExecStatus::Running {
+            slot.state = SlotState::Done(status);
+        }
+    }
+
+    /// Frees slots whose exit report has been written.
+    pub fn reap_reported(&mut self) {
+        for s in self.slots.iter_mut() {
+            if matches!(s.state, SlotState::Reaping(_)) {
+                *s = ExecSlot::default();
+            }
+        }
+    }
+}
+
+/// Settings fixed when the agent starts.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentConfig {
+    /// The `version` that `guest-info` reports.
+    ///
+    /// The default is "4.2.0": the QGA command set this agent implements, so
+    /// clients that gate features on the version see the right level.
+    pub version: &'static str,
+    /// Commands that are disabled (qemu-ga's `--block-rpcs`).
+    pub blocked: CommandSet,
+    /// If set, only these commands are enabled (qemu-ga's `--allow-rpcs`);
+    /// `blocked` still applies on top.
+    pub allowed: Option<CommandSet>,
+    /// Nesting limit for requests (`{` plus `[` open at once), at most
+    /// [`crate::config::MAX_NESTING`].
+    pub max_depth: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            version: "4.2.0",
+            blocked: CommandSet::EMPTY,
+            allowed: None,
+            max_depth: crate::config::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// State handlers work on.
+pub(crate) struct State<'s> {
+    pub handles: Handles<'s>,
+    pub execs: Execs<'s>,
+    /// File systems frozen (`guest-fsfreeze-*`).
+    pub frozen: bool,
+    pub config: AgentConfig,
+}
+
+impl State<'_> {
+    /// Whether a command is enabled (not blocked, allowed, not frozen out).
+    pub fn enabled(&self, c: &crate::commands::Command) -> bool {
+        self.disabled_reason(c).is_none()
+    }
+
+    /// Why a command is disabled: `Some("")` when blocked or not allowed,
+    /// `Some(": the agent is in frozen state")` while frozen.
+    pub fn disabled_reason(&self, c: &crate::commands::Command) -> Option<&'static str> {
+        if self.config.blocked.contains(c.id) || self.config.allowed.is_some_and(|a| !a.contains(c.id)) {
+            return Some("");
+        }
+        if self.frozen && !c.allowed_frozen {
+            return Some(": the agent is in frozen state");
+        }
+        None
+    }
+}
