@@ -133,7 +133,7 @@ pub const fn check_capacities(
 /// its head, so `raw + raw * 4 / 3 <= free`: at most 3/7 of the buffer, rounded
 /// down to whole base64 quanta.
 pub const fn file_read_chunk(tx: usize) -> usize {
-    tx / 7 * 3
+    (tx / 7).saturating_mul(3)
 }
 
 /// Bytes of RAM the agent's storage takes at the default capacities.

@@ -118,13 +118,13 @@ fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
             b'0' | b'x' => {
                 let (radix, max) = if e == b'0' { (8u32, 3) } else { (16u32, 2) };
                 let mut v: u32 = 0;
-                let mut digits = 0;
+                let mut digits = 0u8;
                 while digits < max {
                     match bytes.peek().and_then(|&c| char::from(c).to_digit(radix)) {
                         Some(d) => {
                             v = v.wrapping_mul(radix).wrapping_add(d);
                             bytes.next();
-                            digits += 1;
+                            digits = digits.saturating_add(1);
                         }
                         None => break,
                     }
@@ -168,7 +168,7 @@ pub fn cat(req: &ExecRequest<'_>, io: &mut ExecIo<'_>, mut files: Option<&mut dy
         if let Some(e) = err {
             io.stderr.write(b"cat: ");
             write_str_err(io, &a);
-            let _ = write!(io.stderr, ": {}\n", e.text().unwrap_or("Input/output error"));
+            let _ = writeln!(io.stderr, ": {}", e.text().unwrap_or("Input/output error"));
             status = 1;
         }
     }
@@ -248,7 +248,7 @@ impl MemTest {
             let _ = writeln!(io.stderr, "health-check: region changed during the test");
             return ExecStatus::Exited(2);
         }
-        let Some(&pattern) = PATTERNS.get(pass as usize) else {
+        let Some(&pattern) = PATTERNS.get(usize::try_from(pass).unwrap_or(usize::MAX)) else {
             let _ = writeln!(
                 io.stdout,
                 "health-check: {} patterns, {} errors\n{}",
@@ -265,7 +265,8 @@ impl MemTest {
             // Address-dependent data catches address-line faults as well as
             // stuck bits; `black_box` makes the compiler assume the memory
             // may have changed between writing and reading it back.
-            let value = |i: usize| pattern ^ (start.wrapping_add(i) as u8).rotate_left(pass as u32);
+            let rot = u32::try_from(pass).unwrap_or(0);
+            let value = |i: usize| pattern ^ start.wrapping_add(i).to_le_bytes()[0].rotate_left(rot);
             for (i, b) in chunk.iter_mut().enumerate() {
                 *b = value(i);
             }

@@ -180,7 +180,7 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for Ram
 
     fn seek(&mut self, id: FileId, offset: i64, whence: Whence) -> Result<u64, HookError> {
         let o = *self.slot(id)?;
-        let len = self.files.get(o.file).map_or(0, |f| f.len) as i64;
+        let len = i64::try_from(self.files.get(o.file).map_or(0, |f| f.len)).unwrap_or(i64::MAX);
         let base = match whence {
             Whence::Set => 0,
             Whence::Cur => i64::try_from(o.pos).unwrap_or(i64::MAX),

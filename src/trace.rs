@@ -27,7 +27,7 @@ impl<const N: usize> TraceRing<N> {
             return;
         }
         for &b in bytes {
-            let at = (self.total % N as u64) as usize;
+            let at = usize::try_from(self.total % N as u64).unwrap_or(0);
             if let Some(slot) = self.buf.get_mut(at) {
                 *slot = b;
             }
@@ -57,7 +57,7 @@ impl<const N: usize> TraceRing<N> {
         let mut pos = offset.max(self.oldest());
         let mut n = 0usize;
         while pos < self.total && n < out.len() {
-            let at = (pos % N as u64) as usize;
+            let at = usize::try_from(pos % N as u64).unwrap_or(0);
             if let (Some(dst), Some(&b)) = (out.get_mut(n), self.buf.get(at)) {
                 *dst = b;
             }

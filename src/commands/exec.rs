@@ -192,8 +192,8 @@ fn stream_b64(data: &[u8], offset: &mut u32, out: &mut Out<'_>) -> bool {
         if rest.is_empty() {
             return true;
         }
-        let room = out.remaining() / 4 * 3;
-        let n = if rest.len() <= room { rest.len() } else { room / 3 * 3 };
+        let room = (out.remaining() / 4).saturating_mul(3);
+        let n = if rest.len() <= room { rest.len() } else { (room / 3).saturating_mul(3) };
         if n == 0 {
             return false;
         }

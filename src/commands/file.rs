@@ -148,7 +148,7 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     // Streaming: send the first chunk now so that an error is still a clean
     // error reply.
     out.str("{\"buf-b64\": \"");
-    let mut st = FileRead { file, remaining: count as u64, count: 0, eof: false };
+    let mut st = FileRead { file, remaining: u64::try_from(count).unwrap_or(0), count: 0, eof: false };
     st.pump(files, out).map_err(read_error)?;
     Ok(Body::FileRead(st))
 }

@@ -236,7 +236,7 @@ pub fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
         if hit != 0 {
             // Some byte in this word is special; find it exactly.
             for (k, &b) in chunk.iter().enumerate() {
-                if b == quote || b == b'\\' || b < 0x20 || b >= 0xFE {
+                if b == quote || b == b'\\' || !(0x20..0xFE).contains(&b) {
                     return i.saturating_add(k);
                 }
             }
@@ -244,7 +244,7 @@ pub fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
         i = i.saturating_add(8);
     }
     for (k, &b) in chunks.remainder().iter().enumerate() {
-        if b == quote || b == b'\\' || b < 0x20 || b >= 0xFE {
+        if b == quote || b == b'\\' || !(0x20..0xFE).contains(&b) {
             return i.saturating_add(k);
         }
     }

@@ -203,32 +203,30 @@ fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
         _ => None,
     };
     if let Some(c) = short {
-        tmp[0] = b'\\';
-        tmp[1] = c;
+        let [a, b, ..] = tmp;
+        *a = b'\\';
+        *b = c;
         return 2;
     }
     if (0x20..0x7F).contains(&cp) {
-        tmp[0] = (cp & 0x7F) as u8;
+        let [a, ..] = tmp;
+        *a = u8::try_from(cp).unwrap_or(b'?');
         return 1;
     }
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let hex = |v: u32| -> u8 {
+        let d = u8::try_from(v & 0xF).unwrap_or(0);
+        if d < 10 { b'0'.saturating_add(d) } else { b'A'.saturating_add(d.saturating_sub(10)) }
+    };
     let mut put = |at: usize, unit: u32| {
-        let units = [
-            b'\\',
-            b'u',
-            HEX[((unit >> 12) & 0xF) as usize],
-            HEX[((unit >> 8) & 0xF) as usize],
-            HEX[((unit >> 4) & 0xF) as usize],
-            HEX[(unit & 0xF) as usize],
-        ];
+        let units = [b'\\', b'u', hex(unit >> 12), hex(unit >> 8), hex(unit >> 4), hex(unit)];
         if let Some(dst) = tmp.get_mut(at..at.saturating_add(6)) {
             dst.copy_from_slice(&units);
         }
     };
     if cp > 0xFFFF {
         let c = cp.saturating_sub(0x10000);
-        put(0, 0xD800 + ((c >> 10) & 0x3FF));
-        put(6, 0xDC00 + (c & 0x3FF));
+        put(0, 0xD800 | ((c >> 10) & 0x3FF));
+        put(6, 0xDC00 | (c & 0x3FF));
         12
     } else {
         put(0, cp);

@@ -99,7 +99,7 @@ struct Stack {
 
 impl Stack {
     fn push(&mut self, l: Level) -> bool {
-        let (byte, shift) = (self.depth / 4, (self.depth % 4) * 2);
+        let (byte, shift) = (self.depth / 4, (self.depth % 4).wrapping_mul(2));
         let Some(slot) = self.bits.get_mut(byte) else {
             return false;
         };
@@ -110,7 +110,7 @@ impl Stack {
 
     fn top(&self) -> Option<Level> {
         let d = self.depth.checked_sub(1)?;
-        let (byte, shift) = (d / 4, (d % 4) * 2);
+        let (byte, shift) = (d / 4, (d % 4).wrapping_mul(2));
         Some(match (self.bits.get(byte)? >> shift) & 3 {
             0 => Level::ObjKey,
             1 => Level::ObjValue,
@@ -120,7 +120,7 @@ impl Stack {
 
     fn set_top(&mut self, l: Level) {
         if let Some(d) = self.depth.checked_sub(1) {
-            let (byte, shift) = (d / 4, (d % 4) * 2);
+            let (byte, shift) = (d / 4, (d % 4).wrapping_mul(2));
             if let Some(slot) = self.bits.get_mut(byte) {
                 *slot = (*slot & !(3 << shift)) | ((l as u8) << shift);
             }
