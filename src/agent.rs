@@ -25,8 +25,8 @@ use core::ops::Range;
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
 use crate::commands::{
-    Body, COMMANDS, CommandId, Ctx, ExecReport, ListKind, ObjectKind, render_exec_status, render_list,
-    render_object,
+    Body, COMMANDS, CommandId, Ctx, ExecReport, ListKind, ObjectKind, render_exec_status,
+    render_list, render_object,
 };
 use crate::config::{self, MAX_NESTING, MIN_TX_BYTES};
 use crate::error::{ErrorClass, Piece, QgaError};
@@ -60,8 +60,14 @@ pub struct Storage<
     keys: [KeySlot; KEYS],
 }
 
-impl<const RX: usize, const TX: usize, const HANDLES: usize, const EXECS: usize, const CAPTURE: usize, const KEYS: usize>
-    Storage<RX, TX, HANDLES, EXECS, CAPTURE, KEYS>
+impl<
+    const RX: usize,
+    const TX: usize,
+    const HANDLES: usize,
+    const EXECS: usize,
+    const CAPTURE: usize,
+    const KEYS: usize,
+> Storage<RX, TX, HANDLES, EXECS, CAPTURE, KEYS>
 {
     const CHECK: () = config::check_capacities(RX, TX, HANDLES, EXECS, CAPTURE, KEYS);
 
@@ -80,8 +86,14 @@ impl<const RX: usize, const TX: usize, const HANDLES: usize, const EXECS: usize,
     }
 }
 
-impl<const RX: usize, const TX: usize, const HANDLES: usize, const EXECS: usize, const CAPTURE: usize, const KEYS: usize>
-    Default for Storage<RX, TX, HANDLES, EXECS, CAPTURE, KEYS>
+impl<
+    const RX: usize,
+    const TX: usize,
+    const HANDLES: usize,
+    const EXECS: usize,
+    const CAPTURE: usize,
+    const KEYS: usize,
+> Default for Storage<RX, TX, HANDLES, EXECS, CAPTURE, KEYS>
 {
     fn default() -> Self {
         Self::new()
@@ -177,7 +189,9 @@ impl<'s> Tx<'s> {
     }
 
     fn free(&self) -> usize {
-        self.buf.len().saturating_sub(self.len.saturating_sub(self.head))
+        self.buf
+            .len()
+            .saturating_sub(self.len.saturating_sub(self.head))
     }
 
     fn consume(&mut self, n: usize) {
@@ -216,7 +230,8 @@ impl<'s> Tx<'s> {
     }
 }
 
-/// Progress of a reply.
+/// Progress of a reply. One exists at a time, so the size of the error
+/// variant (its description pieces are inline) costs nothing extra.
 struct Reply {
     kind: ReplyKind,
     /// The request's `id` value in the request buffer.
@@ -225,9 +240,18 @@ struct Reply {
     phase: u8,
 }
 
+#[allow(clippy::large_enum_variant)]
 enum ReplyKind {
-    Return { body: Body, progress: u32, report: ExecReport },
-    Error { err: QgaError, piece: u8, offset: u32 },
+    Return {
+        body: Body,
+        progress: u32,
+        report: ExecReport,
+    },
+    Error {
+        err: QgaError,
+        piece: u8,
+        offset: u32,
+    },
 }
 
 /// Why a request was not dispatched yet.
@@ -275,7 +299,11 @@ impl<'s, P: Platform> Agent<'s, P> {
             rx: &mut storage.rx,
             rx_len: 0,
             held: None,
-            tx: Tx { buf: &mut storage.tx, head: 0, len: 0 },
+            tx: Tx {
+                buf: &mut storage.tx,
+                head: 0,
+                len: 0,
+            },
             keys: &mut storage.keys,
             framer: Framer::new(),
             pending: None,
@@ -404,20 +432,22 @@ impl<'s, P: Platform> Agent<'s, P> {
         }
         if self.reply.is_none() {
             if self.pending.is_none() {
-                self.pending = self.framer.advance(self.rx.get(..self.rx_len).unwrap_or(&[]), self.state.config.max_depth);
+                self.pending = self.framer.advance(
+                    self.rx.get(..self.rx_len).unwrap_or(&[]),
+                    self.state.config.max_depth,
+                );
                 if self.pending.is_none() {
                     self.check_overflow();
                 }
             }
-            if let Some(frame) = self.pending {
-                if self.tx.free() >= MIN_TX_BYTES.min(self.tx.buf.len()) {
-                    if let Dispatch::Done = self.handle_frame(frame) {
-                        self.pending = None;
-                        progress = true;
-                        if self.reply.is_some() {
-                            self.continue_reply();
-                        }
-                    }
+            if let Some(frame) = self.pending
+                && self.tx.free() >= MIN_TX_BYTES.min(self.tx.buf.len())
+                && let Dispatch::Done = self.handle_frame(frame)
+            {
+                self.pending = None;
+                progress = true;
+                if self.reply.is_some() {
+                    self.continue_reply();
                 }
             }
         }
@@ -497,10 +527,10 @@ impl<'s, P: Platform> Agent<'s, P> {
     }
 
     fn step_programs(&mut self) {
-        if self.state.execs.any_running() {
-            if let Some(p) = self.platform.programs() {
-                self.state.execs.step_all(p);
-            }
+        if self.state.execs.any_running()
+            && let Some(p) = self.platform.programs()
+        {
+            self.state.execs.step_all(p);
         }
     }
 
@@ -522,9 +552,11 @@ impl<'s, P: Platform> Agent<'s, P> {
                 self.platform.event(Event::Limit(limit));
                 let err = match limit {
                     Limit::Depth => QgaError::generic("JSON nesting depth limit exceeded"),
-                    Limit::Size => QgaError::generic("JSON token size limit exceeded: request larger than the agent's ")
-                        .int(i64::try_from(self.rx.len()).unwrap_or(i64::MAX))
-                        .lit("-byte buffer"),
+                    Limit::Size => QgaError::generic(
+                        "JSON token size limit exceeded: request larger than the agent's ",
+                    )
+                    .int(i64::try_from(self.rx.len()).unwrap_or(i64::MAX))
+                    .lit("-byte buffer"),
                 };
                 self.start_error(err, None, None);
                 Dispatch::Done
@@ -538,7 +570,16 @@ impl<'s, P: Platform> Agent<'s, P> {
         self.stats.replies = self.stats.replies.saturating_add(1);
         self.held = held;
         let echo = IdEcho::new(id.clone().unwrap_or(0..0));
-        self.reply = Some(Reply { kind: ReplyKind::Error { err, piece: 0, offset: 0 }, id, echo, phase: 0 });
+        self.reply = Some(Reply {
+            kind: ReplyKind::Error {
+                err,
+                piece: 0,
+                offset: 0,
+            },
+            id,
+            echo,
+            phase: 0,
+        });
     }
 
     fn handle_message(&mut self, msg: Range<usize>) -> Dispatch {
@@ -552,7 +593,9 @@ impl<'s, P: Platform> Agent<'s, P> {
                 let err = QgaError::generic("JSON parse error, ");
                 let err = match e {
                     SyntaxError::InvalidKeyword(r) => err.lit("invalid keyword '").req(r).lit("'"),
-                    SyntaxError::InvalidUnicode(r) => err.req(r).lit(" is not a valid Unicode character"),
+                    SyntaxError::InvalidUnicode(r) => {
+                        err.req(r).lit(" is not a valid Unicode character")
+                    }
                     other => err.lit(other.text()),
                 };
                 self.start_error(err, None, held);
@@ -561,7 +604,11 @@ impl<'s, P: Platform> Agent<'s, P> {
         };
         if top != TokenKind::LCurly {
             self.platform.event(Event::Rejected);
-            self.start_error(QgaError::generic("QMP input must be a JSON object"), None, held);
+            self.start_error(
+                QgaError::generic("QMP input must be a JSON object"),
+                None,
+                held,
+            );
             return Dispatch::Done;
         }
         // 2. Envelope, members checked in qemu-ga's QDict order.
@@ -575,24 +622,35 @@ impl<'s, P: Platform> Agent<'s, P> {
                     execute = Some(value);
                     None
                 } else {
-                    Some(QgaError::generic("QMP input member 'execute' must be a string"))
+                    Some(QgaError::generic(
+                        "QMP input member 'execute' must be a string",
+                    ))
                 }
             } else if str_eq(buf, key.clone(), b"arguments") {
                 if kind_at(buf, value.start) == crate::json::walk::Kind::Object {
                     arguments = Some(value);
                     None
                 } else {
-                    Some(QgaError::generic("QMP input member 'arguments' must be an object"))
+                    Some(QgaError::generic(
+                        "QMP input member 'arguments' must be an object",
+                    ))
                 }
             } else if str_eq(buf, key.clone(), b"id") {
                 id = Some(value);
                 None
             } else {
-                Some(QgaError::generic("QMP input member '").req_str(key.clone()).lit("' is unexpected"))
+                Some(
+                    QgaError::generic("QMP input member '")
+                        .req_str(key.clone())
+                        .lit("' is unexpected"),
+                )
             };
             if let Some(err) = bad {
                 // Bucket ascending; within a bucket the later member first.
-                let order = (qdict_bucket(buf, key), u32::MAX.saturating_sub(u32::try_from(index).unwrap_or(u32::MAX)));
+                let order = (
+                    qdict_bucket(buf, key),
+                    u32::MAX.saturating_sub(u32::try_from(index).unwrap_or(u32::MAX)),
+                );
                 if first_bad.as_ref().is_none_or(|(o, _)| order < *o) {
                     first_bad = Some((order, err));
                 }
@@ -605,11 +663,17 @@ impl<'s, P: Platform> Agent<'s, P> {
         }
         let Some(execute) = execute else {
             self.platform.event(Event::Rejected);
-            self.start_error(QgaError::generic("QMP input lacks member 'execute'"), id, held);
+            self.start_error(
+                QgaError::generic("QMP input lacks member 'execute'"),
+                id,
+                held,
+            );
             return Dispatch::Done;
         };
         // 3. Command lookup and enablement.
-        let command = COMMANDS.iter().find(|c| str_eq(buf, execute.clone(), c.name.as_bytes()));
+        let command = COMMANDS
+            .iter()
+            .find(|c| str_eq(buf, execute.clone(), c.name.as_bytes()));
         let Some(command) = command else {
             self.platform.event(Event::Rejected);
             let err = QgaError::new(ErrorClass::CommandNotFound)
@@ -668,18 +732,28 @@ impl<'s, P: Platform> Agent<'s, P> {
         match result {
             Ok(Body::NoReply) => {
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command { id: command.id, ok: true });
+                self.platform.event(Event::Command {
+                    id: command.id,
+                    ok: true,
+                });
                 self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
                 self.stats.replies = self.stats.replies.saturating_sub(1);
             }
             Ok(body) if fitted => {
                 self.tx.commit(written);
-                self.platform.event(Event::Command { id: command.id, ok: true });
+                self.platform.event(Event::Command {
+                    id: command.id,
+                    ok: true,
+                });
                 self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
                 self.held = held;
                 let echo = IdEcho::new(id.clone().unwrap_or(0..0));
                 self.reply = Some(Reply {
-                    kind: ReplyKind::Return { body, progress: 0, report: ExecReport::default() },
+                    kind: ReplyKind::Return {
+                        body,
+                        progress: 0,
+                        report: ExecReport::default(),
+                    },
                     id,
                     echo,
                     phase: 0,
@@ -689,13 +763,23 @@ impl<'s, P: Platform> Agent<'s, P> {
                 // Only a handler with unbounded output can get here (its
                 // pieces are otherwise bounded by MIN_TX_BYTES).
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command { id: command.id, ok: false });
+                self.platform.event(Event::Command {
+                    id: command.id,
+                    ok: false,
+                });
                 self.stats.replies = self.stats.replies.saturating_sub(1);
-                self.start_error(QgaError::generic("reply does not fit the agent's buffer"), id, held);
+                self.start_error(
+                    QgaError::generic("reply does not fit the agent's buffer"),
+                    id,
+                    held,
+                );
             }
             Err(err) => {
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command { id: command.id, ok: false });
+                self.platform.event(Event::Command {
+                    id: command.id,
+                    ok: false,
+                });
                 self.stats.replies = self.stats.replies.saturating_sub(1);
                 self.start_error(err, id, held);
             }
@@ -719,7 +803,6 @@ impl<'s, P: Platform> Agent<'s, P> {
             buffer_empty,
         );
         let n = out.len();
-        drop(out);
         self.tx.commit(n);
         if done {
             self.held = None;
@@ -743,9 +826,22 @@ fn write_reply(
     loop {
         let mark = out.len();
         match &mut reply.kind {
-            ReplyKind::Return { body, progress, report } => match reply.phase {
+            ReplyKind::Return {
+                body,
+                progress,
+                report,
+            } => match reply.phase {
                 0 => {
-                    if !write_body(body, progress, report, rx, platform, state, out, buffer_empty && mark == 0) {
+                    if !write_body(
+                        body,
+                        progress,
+                        report,
+                        rx,
+                        platform,
+                        state,
+                        out,
+                        buffer_empty && mark == 0,
+                    ) {
                         return false;
                     }
                 }
@@ -795,7 +891,13 @@ fn write_reply(
 }
 
 /// Streams the error description's pieces, escaped.
-fn write_desc(err: &QgaError, piece: &mut u8, offset: &mut u32, rx: &[u8], out: &mut Out<'_>) -> bool {
+fn write_desc(
+    err: &QgaError,
+    piece: &mut u8,
+    offset: &mut u32,
+    rx: &[u8],
+    out: &mut Out<'_>,
+) -> bool {
     while let Some(p) = err.pieces().get(usize::from(*piece)).copied() {
         let at = *offset as usize;
         let finished = match p {
@@ -862,7 +964,9 @@ fn write_body(
         Body::FileRead(fr) => fr.step(platform.files(), out),
         Body::ExecStatus { slot } => {
             let slot = usize::from(*slot);
-            let Some(s) = state.execs.slot(slot) else { return true };
+            let Some(s) = state.execs.slot(slot) else {
+                return true;
+            };
             let status = match s.state {
                 SlotState::Reaping(st) | SlotState::Done(st) => st,
                 _ => ExecStatus::Exited(0),
@@ -874,7 +978,12 @@ fn write_body(
     }
 }
 
-fn write_object(kind: ObjectKind, platform: &mut dyn Platform, out: &mut Out<'_>, buffer_empty: bool) -> bool {
+fn write_object(
+    kind: ObjectKind,
+    platform: &mut dyn Platform,
+    out: &mut Out<'_>,
+    buffer_empty: bool,
+) -> bool {
     match render_object(kind, platform, out, false) {
         Ok(true) => true,
         Ok(false) if buffer_empty => {
@@ -894,8 +1003,15 @@ fn write_object(kind: ObjectKind, platform: &mut dyn Platform, out: &mut Out<'_>
     }
 }
 
-fn write_list(kind: ListKind, done: &mut u32, platform: &mut dyn Platform, out: &mut Out<'_>, buffer_empty: bool) -> bool {
-    let (n, complete) = render_list(kind, platform, out, *done, buffer_empty).unwrap_or((*done, true));
+fn write_list(
+    kind: ListKind,
+    done: &mut u32,
+    platform: &mut dyn Platform,
+    out: &mut Out<'_>,
+    buffer_empty: bool,
+) -> bool {
+    let (n, complete) =
+        render_list(kind, platform, out, *done, buffer_empty).unwrap_or((*done, true));
     *done = n;
     if !complete {
         return false;
@@ -918,7 +1034,9 @@ fn write_info(progress: &mut u32, state: &State<'_>, out: &mut Out<'_>) -> bool 
             }
             p if p <= total => {
                 let index = total.saturating_sub(p) as usize;
-                let Some(c) = COMMANDS.get(index) else { return true };
+                let Some(c) = COMMANDS.get(index) else {
+                    return true;
+                };
                 if p > 1 {
                     out.str(", ");
                 }

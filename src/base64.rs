@@ -84,7 +84,6 @@ pub fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
 
     fn dec(s: &[u8]) -> heapless::Vec<u8, 64> {

@@ -109,22 +109,40 @@ pub const fn check_capacities(
     capture: usize,
     key_slots: usize,
 ) {
-    assert!(rx >= MIN_RX_BYTES, "request buffer smaller than MIN_RX_BYTES");
+    assert!(
+        rx >= MIN_RX_BYTES,
+        "request buffer smaller than MIN_RX_BYTES"
+    );
     assert!(tx >= MIN_TX_BYTES, "reply buffer smaller than MIN_TX_BYTES");
     // Offsets into the request buffer are stored as u32.
     assert!(rx <= u32::MAX as usize, "request buffer larger than 4 GiB");
     assert!(tx <= u32::MAX as usize, "reply buffer larger than 4 GiB");
-    assert!(handles >= 1 && handles <= MAX_SLOTS, "file handle table size");
-    assert!(exec_slots >= 1 && exec_slots <= MAX_SLOTS, "exec table size");
-    assert!(capture <= u32::MAX as usize, "capture buffer larger than 4 GiB");
+    assert!(
+        handles >= 1 && handles <= MAX_SLOTS,
+        "file handle table size"
+    );
+    assert!(
+        exec_slots >= 1 && exec_slots <= MAX_SLOTS,
+        "exec table size"
+    );
+    assert!(
+        capture <= u32::MAX as usize,
+        "capture buffer larger than 4 GiB"
+    );
     assert!(
         key_slots >= MIN_KEY_SLOTS && key_slots <= MAX_SLOTS,
         "duplicate-key table size"
     );
-    assert!(key_slots.is_power_of_two(), "key table size must be a power of two");
+    assert!(
+        key_slots.is_power_of_two(),
+        "key table size must be a power of two"
+    );
     // One base64 quantum per step at least: a file-read piece needs room for
     // the encoded chunk and its raw bytes side by side.
-    assert!(file_read_chunk(tx) >= 3, "reply buffer too small to stream file data");
+    assert!(
+        file_read_chunk(tx) >= 3,
+        "reply buffer too small to stream file data"
+    );
 }
 
 /// Raw bytes read from a file per streaming step for a TX buffer of `tx` bytes.

@@ -82,7 +82,11 @@ pub struct QgaError {
 impl QgaError {
     /// An empty description of class `class`.
     pub fn new(class: ErrorClass) -> Self {
-        QgaError { class, pieces: heapless::Vec::new(), text: heapless::String::new() }
+        QgaError {
+            class,
+            pieces: heapless::Vec::new(),
+            text: heapless::String::new(),
+        }
     }
 
     /// A `GenericError` with fixed text.
@@ -157,12 +161,22 @@ impl QgaError {
         match *n {
             ParamName::Top(s) => self.lit(s),
             ParamName::Key(ref r) => self.req_str(r.clone()),
-            ParamName::Elem { list, index, member } => {
-                let e = self.lit(list).lit("[").int(i64::try_from(index).unwrap_or(i64::MAX)).lit("]");
+            ParamName::Elem {
+                list,
+                index,
+                member,
+            } => {
+                let e = self
+                    .lit(list)
+                    .lit("[")
+                    .int(i64::try_from(index).unwrap_or(i64::MAX))
+                    .lit("]");
                 match member {
                     None => e,
                     Some(Member::Name(m)) => e.lit(".").lit(m),
-                    Some(Member::Key(start, end)) => e.lit(".").req_str(start as usize..end as usize),
+                    Some(Member::Key(start, end)) => {
+                        e.lit(".").req_str(start as usize..end as usize)
+                    }
                 }
             }
         }
@@ -175,22 +189,33 @@ impl QgaError {
 
     /// `Invalid parameter type for '<name>', expected: <what>`
     pub fn invalid_type(n: &ParamName, expected: &'static str) -> Self {
-        QgaError::generic("Invalid parameter type for '").name(n).lit("', expected: ").lit(expected)
+        QgaError::generic("Invalid parameter type for '")
+            .name(n)
+            .lit("', expected: ")
+            .lit(expected)
     }
 
     /// `Parameter '<name>' is unexpected`
     pub fn unexpected(n: &ParamName) -> Self {
-        QgaError::generic("Parameter '").name(n).lit("' is unexpected")
+        QgaError::generic("Parameter '")
+            .name(n)
+            .lit("' is unexpected")
     }
 
     /// `Parameter '<name>' expects <what>`
     pub fn expects(n: &ParamName, what: &'static str) -> Self {
-        QgaError::generic("Parameter '").name(n).lit("' expects ").lit(what)
+        QgaError::generic("Parameter '")
+            .name(n)
+            .lit("' expects ")
+            .lit(what)
     }
 
     /// `value '<v>' is invalid for argument <arg>`
     pub fn invalid_value(v: i64, arg: &'static str) -> Self {
-        QgaError::generic("value '").int(v).lit("' is invalid for argument ").lit(arg)
+        QgaError::generic("value '")
+            .int(v)
+            .lit("' is invalid for argument ")
+            .lit(arg)
     }
 
     /// Appends `: <strerror>` for an errno.

@@ -70,7 +70,13 @@ impl OpenMode {
     /// Parses a mode string exactly as qemu-ga's `find_open_flag` accepts it.
     pub fn parse(mode: &str) -> Option<OpenMode> {
         let m = |read, write, append, create, truncate| {
-            Some(OpenMode { read, write, append, create, truncate })
+            Some(OpenMode {
+                read,
+                write,
+                append,
+                create,
+                truncate,
+            })
         };
         match mode {
             "r" | "rb" => m(true, false, false, false, false),
@@ -145,7 +151,9 @@ impl<'a> Str<'a> {
 
     /// The text, if it contains no escapes (no copy needed).
     pub fn as_str(&self) -> Option<&'a str> {
-        let raw = self.buf.get(self.tok.start.saturating_add(1)..self.tok.end.saturating_sub(1))?;
+        let raw = self
+            .buf
+            .get(self.tok.start.saturating_add(1)..self.tok.end.saturating_sub(1))?;
         if raw.contains(&b'\\') || raw.contains(&0xC0) {
             return None;
         }
@@ -195,7 +203,10 @@ impl<'a> StrList<'a> {
 
     /// An empty list.
     pub const fn empty() -> Self {
-        StrList { buf: &[], list: None }
+        StrList {
+            buf: &[],
+            list: None,
+        }
     }
 
     /// Whether the argument was given at all.
@@ -254,8 +265,18 @@ pub struct Capture<'a> {
 }
 
 impl<'a> Capture<'a> {
-    pub(crate) fn new(buf: &'a mut [u8], len: &'a mut u32, truncated: &'a mut bool, enabled: bool) -> Self {
-        Capture { buf, len, truncated, enabled }
+    pub(crate) fn new(
+        buf: &'a mut [u8],
+        len: &'a mut u32,
+        truncated: &'a mut bool,
+        enabled: bool,
+    ) -> Self {
+        Capture {
+            buf,
+            len,
+            truncated,
+            enabled,
+        }
     }
 
     /// Appends output. Without `capture-output` the bytes are discarded.
@@ -266,7 +287,8 @@ impl<'a> Capture<'a> {
         let at = *self.len as usize;
         let room = self.buf.len().saturating_sub(at);
         let n = data.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.saturating_add(n)), data.get(..n)) {
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.saturating_add(n)), data.get(..n))
+        {
             dst.copy_from_slice(src);
             *self.len = u32::try_from(at.saturating_add(n)).unwrap_or(u32::MAX);
         }
@@ -334,7 +356,12 @@ pub trait Programs {
     ///   qemu-ga's `Guest agent command failed, error was 'Failed to execute
     ///   child process “<path>” (No such file or directory)'`, at `guest-exec`
     ///   time, never as a pid that fails later.
-    fn start(&mut self, req: &ExecRequest<'_>, state: &mut ExecState, io: &mut ExecIo<'_>) -> Result<ExecStatus, HookError>;
+    fn start(
+        &mut self,
+        req: &ExecRequest<'_>,
+        state: &mut ExecState,
+        io: &mut ExecIo<'_>,
+    ) -> Result<ExecStatus, HookError>;
 
     /// Continues a program that returned [`ExecStatus::Running`]. Called on
     /// later polls; should do a bounded amount of work.
@@ -628,7 +655,11 @@ pub trait Platform {
 
     /// Onlines or offlines one memory block (`guest-set-memory-blocks`,
     /// called per entry).
-    fn set_memory_block(&mut self, phys_index: u64, online: bool) -> Result<MemoryBlockResponse, HookError> {
+    fn set_memory_block(
+        &mut self,
+        phys_index: u64,
+        online: bool,
+    ) -> Result<MemoryBlockResponse, HookError> {
         Err(HookError::Unsupported)
     }
 
@@ -656,13 +687,22 @@ pub trait Platform {
     }
 
     /// Trims file systems (`guest-fstrim`), visiting one result per path.
-    fn fstrim(&mut self, minimum: Option<i64>, f: Visit<'_, TrimResult<'_>>) -> Result<(), HookError> {
+    fn fstrim(
+        &mut self,
+        minimum: Option<i64>,
+        f: Visit<'_, TrimResult<'_>>,
+    ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
     /// Sets a user's password (`guest-set-user-password`); `password` is the
     /// decoded bytes, `crypted` says whether it is already hashed.
-    fn set_user_password(&mut self, username: &str, password: &[u8], crypted: bool) -> Result<(), HookError> {
+    fn set_user_password(
+        &mut self,
+        username: &str,
+        password: &[u8],
+        crypted: bool,
+    ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 

@@ -148,7 +148,11 @@ fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
 /// `cat`: with no arguments (or `-`) copies `input-data`; other arguments
 /// are read through `files` when the board has them. A missing file is
 /// reported on stderr as coreutils does and the exit status is 1.
-pub fn cat(req: &ExecRequest<'_>, io: &mut ExecIo<'_>, mut files: Option<&mut dyn FileStore>) -> ExecStatus {
+pub fn cat(
+    req: &ExecRequest<'_>,
+    io: &mut ExecIo<'_>,
+    mut files: Option<&mut dyn FileStore>,
+) -> ExecStatus {
     if req.args.is_empty() {
         io.stdout.write(req.input);
         return ExecStatus::Exited(0);
@@ -182,7 +186,13 @@ fn write_str_err(io: &mut ExecIo<'_>, s: &Str<'_>) {
 }
 
 fn copy_file(files: &mut dyn FileStore, path: &str, io: &mut ExecIo<'_>) -> Result<(), Errno> {
-    let mode = OpenMode { read: true, write: false, append: false, create: false, truncate: false };
+    let mode = OpenMode {
+        read: true,
+        write: false,
+        append: false,
+        create: false,
+        truncate: false,
+    };
     let id = files.open(path, mode).map_err(errno)?;
     let mut buf = [0u8; 256];
     let result = loop {
@@ -266,7 +276,8 @@ impl MemTest {
             // stuck bits; `black_box` makes the compiler assume the memory
             // may have changed between writing and reading it back.
             let rot = u32::try_from(pass).unwrap_or(0);
-            let value = |i: usize| pattern ^ start.wrapping_add(i).to_le_bytes()[0].rotate_left(rot);
+            let value =
+                |i: usize| pattern ^ start.wrapping_add(i).to_le_bytes()[0].rotate_left(rot);
             for (i, b) in chunk.iter_mut().enumerate() {
                 *b = value(i);
             }
@@ -275,12 +286,20 @@ impl MemTest {
                 if *b != value(i) {
                     found = found.saturating_add(1);
                     if found <= 8 {
-                        let _ = writeln!(io.stderr, "health-check: mismatch at +{:#x}", start.saturating_add(i));
+                        let _ = writeln!(
+                            io.stderr,
+                            "health-check: mismatch at +{:#x}",
+                            start.saturating_add(i)
+                        );
                     }
                 }
             }
         }
-        let (next_offset, next_pass) = if end >= region.len() { (0, pass.saturating_add(1)) } else { (end as u64, pass) };
+        let (next_offset, next_pass) = if end >= region.len() {
+            (0, pass.saturating_add(1))
+        } else {
+            (end as u64, pass)
+        };
         *state = [next_offset, next_pass, errors.saturating_add(found), len];
         ExecStatus::Running
     }

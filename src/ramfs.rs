@@ -29,7 +29,13 @@ struct RamFile<const SIZE: usize> {
 }
 
 impl<const SIZE: usize> RamFile<SIZE> {
-    const EMPTY: Self = RamFile { used: false, name: [0; MAX_NAME], name_len: 0, len: 0, data: [0; SIZE] };
+    const EMPTY: Self = RamFile {
+        used: false,
+        name: [0; MAX_NAME],
+        name_len: 0,
+        len: 0,
+        data: [0; SIZE],
+    };
 
     fn name(&self) -> &[u8] {
         self.name.get(..usize::from(self.name_len)).unwrap_or(&[])
@@ -57,7 +63,12 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> RamFs<FILES, SIZE
         RamFs {
             prefix,
             files: [RamFile::EMPTY; FILES],
-            open: [Open { used: false, file: 0, pos: 0, mode: None }; OPEN],
+            open: [Open {
+                used: false,
+                file: 0,
+                pos: 0,
+                mode: None,
+            }; OPEN],
         }
     }
 
@@ -72,15 +83,24 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> RamFs<FILES, SIZE
     }
 
     fn find(&self, path: &str) -> Option<usize> {
-        self.files.iter().position(|f| f.used && f.name() == path.as_bytes())
+        self.files
+            .iter()
+            .position(|f| f.used && f.name() == path.as_bytes())
     }
 
     fn create(&mut self, path: &str) -> Result<usize, HookError> {
         if path.len() > MAX_NAME {
             return Err(Errno::ENAMETOOLONG.into());
         }
-        let i = self.files.iter().position(|f| !f.used).ok_or(HookError::Errno(Errno::ENOSPC))?;
-        let f = self.files.get_mut(i).ok_or(HookError::Errno(Errno::ENOSPC))?;
+        let i = self
+            .files
+            .iter()
+            .position(|f| !f.used)
+            .ok_or(HookError::Errno(Errno::ENOSPC))?;
+        let f = self
+            .files
+            .get_mut(i)
+            .ok_or(HookError::Errno(Errno::ENOSPC))?;
         f.used = true;
         f.len = 0;
         f.name_len = u8::try_from(path.len()).unwrap_or(0);
@@ -111,27 +131,43 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> RamFs<FILES, SIZE
     }
 }
 
-impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for RamFs<FILES, SIZE, OPEN> {
+impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore
+    for RamFs<FILES, SIZE, OPEN>
+{
     fn open(&mut self, path: &str, mode: OpenMode) -> Result<FileId, HookError> {
         if path.split('/').any(|c| c == "..") {
             return Err(Errno::EACCES.into());
         }
         if !self.serves(path) {
-            return Err(if mode.create { Errno::EACCES } else { Errno::ENOENT }.into());
+            return Err(if mode.create {
+                Errno::EACCES
+            } else {
+                Errno::ENOENT
+            }
+            .into());
         }
-        let slot = self.open.iter().position(|o| !o.used).ok_or(HookError::Errno(Errno::EMFILE))?;
+        let slot = self
+            .open
+            .iter()
+            .position(|o| !o.used)
+            .ok_or(HookError::Errno(Errno::EMFILE))?;
         let file = match (self.find(path), mode.create) {
             (Some(i), _) => i,
             (None, true) => self.create(path)?,
             (None, false) => return Err(Errno::ENOENT.into()),
         };
-        if mode.truncate {
-            if let Some(f) = self.files.get_mut(file) {
-                f.len = 0;
-            }
+        if mode.truncate
+            && let Some(f) = self.files.get_mut(file)
+        {
+            f.len = 0;
         }
         if let Some(o) = self.open.get_mut(slot) {
-            *o = Open { used: true, file, pos: 0, mode: Some(mode) };
+            *o = Open {
+                used: true,
+                file,
+                pos: 0,
+                mode: Some(mode),
+            };
         }
         Ok(FileId(u32::try_from(slot).unwrap_or(u32::MAX)))
     }
@@ -141,7 +177,10 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for Ram
         if !o.mode.is_some_and(|m| m.read) {
             return Err(Errno::EBADF.into());
         }
-        let f = self.files.get(o.file).ok_or(HookError::Errno(Errno::EBADF))?;
+        let f = self
+            .files
+            .get(o.file)
+            .ok_or(HookError::Errno(Errno::EBADF))?;
         let pos = usize::try_from(o.pos).unwrap_or(usize::MAX).min(f.len);
         let n = f.len.saturating_sub(pos).min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), f.data.get(pos..pos.saturating_add(n))) {
@@ -156,18 +195,26 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for Ram
         let Some(mode) = o.mode.filter(|m| m.write) else {
             return Err(Errno::EBADF.into());
         };
-        let f = self.files.get_mut(o.file).ok_or(HookError::Errno(Errno::EBADF))?;
-        let pos = if mode.append { f.len } else { usize::try_from(o.pos).unwrap_or(usize::MAX) };
+        let f = self
+            .files
+            .get_mut(o.file)
+            .ok_or(HookError::Errno(Errno::EBADF))?;
+        let pos = if mode.append {
+            f.len
+        } else {
+            usize::try_from(o.pos).unwrap_or(usize::MAX)
+        };
         if pos > SIZE || (pos == SIZE && !data.is_empty()) {
             return Err(Errno::ENOSPC.into());
         }
-        if pos > f.len {
-            if let Some(gap) = f.data.get_mut(f.len..pos) {
-                gap.fill(0);
-            }
+        if pos > f.len
+            && let Some(gap) = f.data.get_mut(f.len..pos)
+        {
+            gap.fill(0);
         }
         let n = data.len().min(SIZE.saturating_sub(pos));
-        if let (Some(dst), Some(src)) = (f.data.get_mut(pos..pos.saturating_add(n)), data.get(..n)) {
+        if let (Some(dst), Some(src)) = (f.data.get_mut(pos..pos.saturating_add(n)), data.get(..n))
+        {
             dst.copy_from_slice(src);
         }
         f.len = f.len.max(pos.saturating_add(n));
@@ -186,7 +233,9 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for Ram
             Whence::Cur => i64::try_from(o.pos).unwrap_or(i64::MAX),
             Whence::End => len,
         };
-        let pos = base.checked_add(offset).ok_or(HookError::Errno(Errno::EOVERFLOW))?;
+        let pos = base
+            .checked_add(offset)
+            .ok_or(HookError::Errno(Errno::EOVERFLOW))?;
         let pos = u64::try_from(pos).map_err(|_| HookError::Errno(Errno::EINVAL))?;
         self.slot(id)?.pos = pos;
         Ok(pos)
@@ -201,7 +250,6 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore for Ram
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn mode(m: &str) -> OpenMode {
@@ -225,9 +273,18 @@ mod tests {
     #[test]
     fn modes_follow_fopen() {
         let mut fs: RamFs<2, 8, 2> = RamFs::new("/tmp/");
-        assert_eq!(fs.open("/tmp/x", mode("r")), Err(HookError::Errno(Errno::ENOENT)));
-        assert_eq!(fs.open("/etc/x", mode("w")), Err(HookError::Errno(Errno::EACCES)));
-        assert_eq!(fs.open("/tmp/../x", mode("w")), Err(HookError::Errno(Errno::EACCES)));
+        assert_eq!(
+            fs.open("/tmp/x", mode("r")),
+            Err(HookError::Errno(Errno::ENOENT))
+        );
+        assert_eq!(
+            fs.open("/etc/x", mode("w")),
+            Err(HookError::Errno(Errno::EACCES))
+        );
+        assert_eq!(
+            fs.open("/tmp/../x", mode("w")),
+            Err(HookError::Errno(Errno::EACCES))
+        );
         let w = fs.open("/tmp/x", mode("w")).unwrap();
         assert_eq!(fs.read(w, &mut [0; 4]), Err(HookError::Errno(Errno::EBADF)));
         assert_eq!(fs.write(w, b"0123456789").unwrap(), 8);
@@ -236,11 +293,17 @@ mod tests {
         let r = fs.open("/tmp/x", mode("r")).unwrap();
         assert_eq!(fs.write(r, b"x"), Err(HookError::Errno(Errno::EBADF)));
         let a = fs.open("/tmp/y", mode("a")).unwrap();
-        assert_eq!(fs.open("/tmp/z", mode("w")), Err(HookError::Errno(Errno::EMFILE)));
+        assert_eq!(
+            fs.open("/tmp/z", mode("w")),
+            Err(HookError::Errno(Errno::EMFILE))
+        );
         fs.close(a).unwrap();
         fs.close(r).unwrap();
         // Both files exist: no room for a third.
-        assert_eq!(fs.open("/tmp/z", mode("w")), Err(HookError::Errno(Errno::ENOSPC)));
+        assert_eq!(
+            fs.open("/tmp/z", mode("w")),
+            Err(HookError::Errno(Errno::ENOSPC))
+        );
         assert!(fs.remove("/tmp/y"));
         assert!(fs.open("/tmp/z", mode("w")).is_ok());
     }

@@ -51,12 +51,20 @@ pub struct Field {
 
 /// Shorthand for a required member.
 pub const fn req(name: &'static str, ty: Ty) -> Field {
-    Field { name, ty, optional: false }
+    Field {
+        name,
+        ty,
+        optional: false,
+    }
 }
 
 /// Shorthand for an optional member.
 pub const fn opt(name: &'static str, ty: Ty) -> Field {
-    Field { name, ty, optional: true }
+    Field {
+        name,
+        ty,
+        optional: true,
+    }
 }
 
 /// Most members of one argument struct (`guest-exec` has five).
@@ -71,12 +79,19 @@ pub struct Args {
 impl Args {
     /// The value range of member `i`, if given.
     pub fn get(&self, i: usize) -> Option<Range<usize>> {
-        self.spans.get(i).copied().flatten().map(|(s, e)| s as usize..e as usize)
+        self.spans
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|(s, e)| s as usize..e as usize)
     }
 }
 
 fn span(r: &Range<usize>) -> (u32, u32) {
-    (u32::try_from(r.start).unwrap_or(u32::MAX), u32::try_from(r.end).unwrap_or(u32::MAX))
+    (
+        u32::try_from(r.start).unwrap_or(u32::MAX),
+        u32::try_from(r.end).unwrap_or(u32::MAX),
+    )
 }
 
 /// Validates `arguments` (the object at `args`, or none) against `fields`.
@@ -85,7 +100,9 @@ pub fn check(buf: &[u8], args: Option<Range<usize>>, fields: &[Field]) -> Result
     for (i, f) in fields.iter().enumerate() {
         let value = args
             .as_ref()
-            .and_then(|a| Members::new(buf, a.start).find(|(k, _)| str_eq(buf, k.clone(), f.name.as_bytes())))
+            .and_then(|a| {
+                Members::new(buf, a.start).find(|(k, _)| str_eq(buf, k.clone(), f.name.as_bytes()))
+            })
             .map(|(_, v)| v);
         let Some(value) = value else {
             if f.optional {
@@ -99,7 +116,7 @@ pub fn check(buf: &[u8], args: Option<Range<usize>>, fields: &[Field]) -> Result
         }
     }
     if let Some(a) = args {
-        leftover(buf, a.start, fields.iter().map(|f| f.name), |key| ParamName::Key(key))?;
+        leftover(buf, a.start, fields.iter().map(|f| f.name), ParamName::Key)?;
     }
     Ok(out)
 }
@@ -113,7 +130,9 @@ fn leftover<'n>(
     name_of: impl Fn(Range<usize>) -> ParamName,
 ) -> Result<(), QgaError> {
     for (key, _) in Members::new(buf, obj) {
-        let known = names.clone().any(|n| str_eq(buf, key.clone(), n.as_bytes()));
+        let known = names
+            .clone()
+            .any(|n| str_eq(buf, key.clone(), n.as_bytes()));
         if !known {
             return Err(QgaError::unexpected(&name_of(key)));
         }
@@ -141,7 +160,10 @@ fn check_value(buf: &[u8], value: Range<usize>, ty: Ty, name: &ParamName) -> Res
             Kind::Uint(_) | Kind::Double => Err(QgaError::invalid_type(name, "integer")),
             Kind::String => {
                 let t = value.clone();
-                if ["set", "cur", "end"].iter().any(|v| str_eq(buf, t.clone(), v.as_bytes())) {
+                if ["set", "cur", "end"]
+                    .iter()
+                    .any(|v| str_eq(buf, t.clone(), v.as_bytes()))
+                {
                     Ok(())
                 } else {
                     Err(QgaError::generic("Parameter '")
@@ -162,7 +184,11 @@ fn check_value(buf: &[u8], value: Range<usize>, ty: Ty, name: &ParamName) -> Res
                 _ => "",
             };
             for (index, elem) in Elements::new(buf, value.start).enumerate() {
-                let ename = ParamName::Elem { list, index, member: None };
+                let ename = ParamName::Elem {
+                    list,
+                    index,
+                    member: None,
+                };
                 match ty {
                     Ty::StrList => check_value(buf, elem, Ty::Str, &ename)?,
                     Ty::VcpuList => check_struct(buf, elem, list, index, "logical-id", Ty::Int)?,
@@ -184,14 +210,19 @@ fn check_struct(
     id_name: &'static str,
     _id_ty: Ty,
 ) -> Result<(), QgaError> {
-    let at = |member| ParamName::Elem { list, index, member };
+    let at = |member| ParamName::Elem {
+        list,
+        index,
+        member,
+    };
     if kind_at(buf, elem.start) != Kind::Object {
         return Err(QgaError::invalid_type(&at(None), "object"));
     }
     let uint = id_name == "phys-index";
     let members = [(id_name, false), ("online", false), ("can-offline", true)];
     for (mname, optional) in members {
-        let found = Members::new(buf, elem.start).find(|(k, _)| str_eq(buf, k.clone(), mname.as_bytes()));
+        let found =
+            Members::new(buf, elem.start).find(|(k, _)| str_eq(buf, k.clone(), mname.as_bytes()));
         let name = at(Some(Member::Name(mname)));
         let Some((_, v)) = found else {
             if optional {

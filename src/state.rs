@@ -23,7 +23,10 @@ pub struct HandleSlot {
 
 impl HandleSlot {
     /// A free slot.
-    pub const EMPTY: HandleSlot = HandleSlot { handle: 0, file: FileId(0) };
+    pub const EMPTY: HandleSlot = HandleSlot {
+        handle: 0,
+        file: FileId(0),
+    };
 }
 
 /// The file handle table.
@@ -35,7 +38,10 @@ pub(crate) struct Handles<'s> {
 impl<'s> Handles<'s> {
     pub fn new(slots: &'s mut [HandleSlot]) -> Self {
         slots.iter_mut().for_each(|s| *s = HandleSlot::default());
-        Handles { slots, next: FIRST_FILE_HANDLE }
+        Handles {
+            slots,
+            next: FIRST_FILE_HANDLE,
+        }
     }
 
     /// Whether another file can be opened.
@@ -57,7 +63,10 @@ impl<'s> Handles<'s> {
         if handle == 0 {
             return None;
         }
-        self.slots.iter().find(|s| s.handle == handle).map(|s| s.file)
+        self.slots
+            .iter()
+            .find(|s| s.handle == handle)
+            .map(|s| s.file)
     }
 
     /// Forgets a handle, returning its file.
@@ -129,8 +138,16 @@ pub(crate) struct Execs<'s> {
 impl<'s> Execs<'s> {
     pub fn new(slots: &'s mut [ExecSlot], capture: &'s mut [u8]) -> Self {
         slots.iter_mut().for_each(|s| *s = ExecSlot::default());
-        let per_stream = capture.len().checked_div(slots.len().saturating_mul(2)).unwrap_or(0);
-        Execs { slots, capture, per_stream, next_pid: 1 }
+        let per_stream = capture
+            .len()
+            .checked_div(slots.len().saturating_mul(2))
+            .unwrap_or(0);
+        Execs {
+            slots,
+            capture,
+            per_stream,
+            next_pid: 1,
+        }
     }
 
     /// Index of a free slot.
@@ -140,9 +157,9 @@ impl<'s> Execs<'s> {
 
     /// Slot of a reported-or-not program by pid.
     pub fn find(&self, pid: i64) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|s| pid != 0 && s.pid == pid && matches!(s.state, SlotState::Running | SlotState::Done(_)))
+        self.slots.iter().position(|s| {
+            pid != 0 && s.pid == pid && matches!(s.state, SlotState::Running | SlotState::Done(_))
+        })
     }
 
     pub fn slot(&self, i: usize) -> Option<&ExecSlot> {
@@ -162,7 +179,10 @@ impl<'s> Execs<'s> {
         let out = base..base.saturating_add(s.out_len as usize);
         let err_base = base.saturating_add(self.per_stream);
         let err = err_base..err_base.saturating_add(s.err_len as usize);
-        (self.capture.get(out).unwrap_or(&[]), self.capture.get(err).unwrap_or(&[]))
+        (
+            self.capture.get(out).unwrap_or(&[]),
+            self.capture.get(err).unwrap_or(&[]),
+        )
     }
 
     /// Prepares slot `i` for a new program and returns its I/O and state.
@@ -170,8 +190,13 @@ impl<'s> Execs<'s> {
         let base = i.saturating_mul(2).saturating_mul(self.per_stream);
         let per = self.per_stream;
         let slot = self.slots.get_mut(i)?;
-        *slot = ExecSlot { capture, ..ExecSlot::default() };
-        let region = self.capture.get_mut(base..base.saturating_add(per.saturating_mul(2)))?;
+        *slot = ExecSlot {
+            capture,
+            ..ExecSlot::default()
+        };
+        let region = self
+            .capture
+            .get_mut(base..base.saturating_add(per.saturating_mul(2)))?;
         let (out, err) = region.split_at_mut(per);
         let io = ExecIo {
             stdout: Capture::new(out, &mut slot.out_len, &mut slot.out_truncated, capture),
@@ -208,7 +233,10 @@ impl<'s> Execs<'s> {
 
     /// Number of occupied slots.
     pub fn used(&self) -> usize {
-        self.slots.iter().filter(|s| s.state != SlotState::Free).count()
+        self.slots
+            .iter()
+            .filter(|s| s.state != SlotState::Free)
+            .count()
     }
 
     /// Gives each running program one step.
@@ -222,11 +250,16 @@ impl<'s> Execs<'s> {
     pub fn step(&mut self, i: usize, programs: &mut dyn Programs) {
         let base = i.saturating_mul(2).saturating_mul(self.per_stream);
         let per = self.per_stream;
-        let Some(slot) = self.slots.get_mut(i) else { return };
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
         if slot.state != SlotState::Running {
             return;
         }
-        let Some(region) = self.capture.get_mut(base..base.saturating_add(per.saturating_mul(2))) else {
+        let Some(region) = self
+            .capture
+            .get_mut(base..base.saturating_add(per.saturating_mul(2)))
+        else {
             return;
         };
         let (out, err) = region.split_at_mut(per);
@@ -298,7 +331,9 @@ impl State<'_> {
     /// Why a command is disabled: `Some("")` when blocked or not allowed,
     /// `Some(": the agent is in frozen state")` while frozen.
     pub fn disabled_reason(&self, c: &crate::commands::Command) -> Option<&'static str> {
-        if self.config.blocked.contains(c.id) || self.config.allowed.is_some_and(|a| !a.contains(c.id)) {
+        if self.config.blocked.contains(c.id)
+            || self.config.allowed.is_some_and(|a| !a.contains(c.id))
+        {
             return Some("");
         }
         if self.frozen && !c.allowed_frozen {

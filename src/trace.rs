@@ -18,7 +18,10 @@ pub struct TraceRing<const N: usize> {
 impl<const N: usize> TraceRing<N> {
     /// An empty ring.
     pub const fn new() -> Self {
-        TraceRing { buf: [0; N], total: 0 }
+        TraceRing {
+            buf: [0; N],
+            total: 0,
+        }
     }
 
     /// Appends bytes.
@@ -27,7 +30,7 @@ impl<const N: usize> TraceRing<N> {
             return;
         }
         for &b in bytes {
-            let at = usize::try_from(self.total % N as u64).unwrap_or(0);
+            let at = usize::try_from(self.total.checked_rem(N as u64).unwrap_or(0)).unwrap_or(0);
             if let Some(slot) = self.buf.get_mut(at) {
                 *slot = b;
             }
@@ -57,7 +60,7 @@ impl<const N: usize> TraceRing<N> {
         let mut pos = offset.max(self.oldest());
         let mut n = 0usize;
         while pos < self.total && n < out.len() {
-            let at = usize::try_from(pos % N as u64).unwrap_or(0);
+            let at = usize::try_from(pos.checked_rem(N as u64).unwrap_or(0)).unwrap_or(0);
             if let (Some(dst), Some(&b)) = (out.get_mut(n), self.buf.get(at)) {
                 *dst = b;
             }

@@ -20,7 +20,11 @@ fn hook_error(e: HookError, what: &'static str) -> QgaError {
 
 /// `guest-fsfreeze-status`.
 pub(super) fn fsfreeze_status(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    ctx.out.str(if ctx.state.frozen { "\"frozen\"" } else { "\"thawed\"" });
+    ctx.out.str(if ctx.state.frozen {
+        "\"frozen\""
+    } else {
+        "\"thawed\""
+    });
     Ok(Body::Rendered)
 }
 

@@ -70,7 +70,11 @@ pub(super) fn shutdown(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
             "halt" => ShutdownMode::Halt,
             "reboot" => ShutdownMode::Reboot,
             // qemu-ga's text, unbalanced parenthesis included.
-            _ => return Err(QgaError::generic("mode is invalid (valid values are: halt|powerdown|reboot")),
+            _ => {
+                return Err(QgaError::generic(
+                    "mode is invalid (valid values are: halt|powerdown|reboot",
+                ));
+            }
         },
     };
     ctx.platform

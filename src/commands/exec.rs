@@ -18,9 +18,11 @@ use crate::state::SlotState;
 
 fn spawn_failed(path: core::ops::Range<usize>, e: Errno) -> QgaError {
     // glib's g_spawn message inside qemu-ga's QERR_QGA_COMMAND_FAILED.
-    let base = QgaError::generic("Guest agent command failed, error was 'Failed to execute child process “")
-        .req(path)
-        .lit("” (");
+    let base = QgaError::generic(
+        "Guest agent command failed, error was 'Failed to execute child process “",
+    )
+    .req(path)
+    .lit("” (");
     match e.text() {
         Some(t) => base.lit(t),
         None => base.lit("Unknown error ").int(i64::from(e.0)),
@@ -45,7 +47,13 @@ pub(super) fn exec(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     };
     let capture = ctx.bool(4).unwrap_or(false);
     let (args, env) = (ctx.args.get(1), ctx.args.get(2));
-    let Ctx { rx, platform, state, out, .. } = ctx;
+    let Ctx {
+        rx,
+        platform,
+        state,
+        out,
+        ..
+    } = ctx;
     let rx: &[u8] = rx;
     let programs = platform.programs().ok_or_else(QgaError::unsupported)?;
     let Some(slot) = state.execs.free_slot() else {
@@ -97,7 +105,9 @@ pub(super) fn status(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     match s.state {
         SlotState::Done(st) => {
             s.state = SlotState::Reaping(st);
-            Ok(Body::ExecStatus { slot: u16::try_from(slot).unwrap_or(u16::MAX) })
+            Ok(Body::ExecStatus {
+                slot: u16::try_from(slot).unwrap_or(u16::MAX),
+            })
         }
         _ => {
             ctx.out.str("{\"exited\": false}");
@@ -140,7 +150,11 @@ pub(crate) fn render_exec_status(
                 let data = if rep.part == 1 { err_data } else { out_data };
                 if !data.is_empty() {
                     if rep.offset == 0 {
-                        out.str(if rep.part == 1 { "\"err-data\": \"" } else { "\"out-data\": \"" });
+                        out.str(if rep.part == 1 {
+                            "\"err-data\": \""
+                        } else {
+                            "\"out-data\": \""
+                        });
                         if !out.ok() {
                             out.truncate(mark);
                             return false;
@@ -193,7 +207,11 @@ fn stream_b64(data: &[u8], offset: &mut u32, out: &mut Out<'_>) -> bool {
             return true;
         }
         let room = (out.remaining() / 4).saturating_mul(3);
-        let n = if rest.len() <= room { rest.len() } else { (room / 3).saturating_mul(3) };
+        let n = if rest.len() <= room {
+            rest.len()
+        } else {
+            (room / 3).saturating_mul(3)
+        };
         if n == 0 {
             return false;
         }

@@ -32,7 +32,9 @@ pub(crate) struct FileRead {
 }
 
 fn not_found(handle: i64) -> QgaError {
-    QgaError::generic("handle '").int(handle).lit("' has not been found")
+    QgaError::generic("handle '")
+        .int(handle)
+        .lit("' has not been found")
 }
 
 fn store<'a>(ctx: &'a mut Ctx<'_, '_>) -> Result<&'a mut dyn FileStore, QgaError> {
@@ -40,7 +42,10 @@ fn store<'a>(ctx: &'a mut Ctx<'_, '_>) -> Result<&'a mut dyn FileStore, QgaError
 }
 
 fn lookup(ctx: &Ctx<'_, '_>, handle: i64) -> Result<FileId, QgaError> {
-    ctx.state.handles.get(handle).ok_or_else(|| not_found(handle))
+    ctx.state
+        .handles
+        .get(handle)
+        .ok_or_else(|| not_found(handle))
 }
 
 /// `guest-file-open`.
@@ -52,7 +57,9 @@ pub(super) fn open(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
         None => "r",
     };
     let fail = |path: &core::ops::Range<usize>, mode: Option<core::ops::Range<usize>>| {
-        let e = QgaError::generic("failed to open file '").req(path.clone()).lit("' (mode: '");
+        let e = QgaError::generic("failed to open file '")
+            .req(path.clone())
+            .lit("' (mode: '");
         match mode {
             Some(m) => e.req(m),
             None => e.lit("r"),
@@ -61,7 +68,9 @@ pub(super) fn open(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     };
     let Some(mode) = OpenMode::parse(mode_text) else {
         let r = mode_range.unwrap_or(0..0);
-        return Err(QgaError::generic("invalid file open mode '").req(r).lit("'"));
+        return Err(QgaError::generic("invalid file open mode '")
+            .req(r)
+            .lit("'"));
     };
     if !ctx.state.handles.has_room() {
         // Checked before opening so that no file is left open without a handle.
@@ -148,7 +157,12 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     // Streaming: send the first chunk now so that an error is still a clean
     // error reply.
     out.str("{\"buf-b64\": \"");
-    let mut st = FileRead { file, remaining: u64::try_from(count).unwrap_or(0), count: 0, eof: false };
+    let mut st = FileRead {
+        file,
+        remaining: u64::try_from(count).unwrap_or(0),
+        count: 0,
+        eof: false,
+    };
     st.pump(files, out).map_err(read_error)?;
     Ok(Body::FileRead(st))
 }
@@ -159,7 +173,9 @@ impl FileRead {
     fn pump(&mut self, files: &mut dyn FileStore, out: &mut Out<'_>) -> Result<(), HookError> {
         while self.remaining > 0 && !self.eof {
             let chunk = file_read_chunk(out.remaining());
-            let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(chunk);
+            let want = usize::try_from(self.remaining)
+                .unwrap_or(usize::MAX)
+                .min(chunk);
             if want == 0 {
                 return Ok(());
             }

@@ -131,56 +131,172 @@ const HANDLE: &[Field] = &[req("handle", Ty::Int)];
 
 /// Every command of the QGA 4.2 schema, in registration order.
 pub static COMMANDS: [Command; 35] = [
-    row!("guest-sync-delimited", SyncDelimited, ID, core_cmds::sync, true, true),
+    row!(
+        "guest-sync-delimited",
+        SyncDelimited,
+        ID,
+        core_cmds::sync,
+        true,
+        true
+    ),
     row!("guest-sync", Sync, ID, core_cmds::sync, true, true),
     row!("guest-ping", Ping, NONE, core_cmds::ping, true, true),
     row!("guest-get-time", GetTime, NONE, core_cmds::get_time),
-    row!("guest-set-time", SetTime, &[opt("time", Ty::Int)], core_cmds::set_time),
+    row!(
+        "guest-set-time",
+        SetTime,
+        &[opt("time", Ty::Int)],
+        core_cmds::set_time
+    ),
     row!("guest-info", Info, NONE, core_cmds::info, true, true),
-    row!("guest-shutdown", Shutdown, &[opt("mode", Ty::Str)], core_cmds::shutdown, false, false),
-    row!("guest-file-open", FileOpen, &[req("path", Ty::Str), opt("mode", Ty::Str)], file::open),
+    row!(
+        "guest-shutdown",
+        Shutdown,
+        &[opt("mode", Ty::Str)],
+        core_cmds::shutdown,
+        false,
+        false
+    ),
+    row!(
+        "guest-file-open",
+        FileOpen,
+        &[req("path", Ty::Str), opt("mode", Ty::Str)],
+        file::open
+    ),
     row!("guest-file-close", FileClose, HANDLE, file::close),
-    row!("guest-file-read", FileRead, &[req("handle", Ty::Int), opt("count", Ty::Int)], file::read),
+    row!(
+        "guest-file-read",
+        FileRead,
+        &[req("handle", Ty::Int), opt("count", Ty::Int)],
+        file::read
+    ),
     row!(
         "guest-file-write",
         FileWrite,
-        &[req("handle", Ty::Int), req("buf-b64", Ty::Str), opt("count", Ty::Int)],
+        &[
+            req("handle", Ty::Int),
+            req("buf-b64", Ty::Str),
+            opt("count", Ty::Int)
+        ],
         file::write
     ),
     row!(
         "guest-file-seek",
         FileSeek,
-        &[req("handle", Ty::Int), req("offset", Ty::Int), req("whence", Ty::Whence)],
+        &[
+            req("handle", Ty::Int),
+            req("offset", Ty::Int),
+            req("whence", Ty::Whence)
+        ],
         file::seek
     ),
     row!("guest-file-flush", FileFlush, HANDLE, file::flush),
-    row!("guest-fsfreeze-status", FsfreezeStatus, NONE, control::fsfreeze_status, true, true),
-    row!("guest-fsfreeze-freeze", FsfreezeFreeze, NONE, control::fsfreeze_freeze),
+    row!(
+        "guest-fsfreeze-status",
+        FsfreezeStatus,
+        NONE,
+        control::fsfreeze_status,
+        true,
+        true
+    ),
+    row!(
+        "guest-fsfreeze-freeze",
+        FsfreezeFreeze,
+        NONE,
+        control::fsfreeze_freeze
+    ),
     row!(
         "guest-fsfreeze-freeze-list",
         FsfreezeFreezeList,
         &[opt("mountpoints", Ty::StrList)],
         control::fsfreeze_freeze
     ),
-    row!("guest-fsfreeze-thaw", FsfreezeThaw, NONE, control::fsfreeze_thaw, true, true),
-    row!("guest-fstrim", Fstrim, &[opt("minimum", Ty::Int)], control::fstrim),
-    row!("guest-suspend-disk", SuspendDisk, NONE, core_cmds::suspend, false, false),
-    row!("guest-suspend-ram", SuspendRam, NONE, core_cmds::suspend, false, false),
-    row!("guest-suspend-hybrid", SuspendHybrid, NONE, core_cmds::suspend, false, false),
-    row!("guest-network-get-interfaces", NetworkGetInterfaces, NONE, system::list),
+    row!(
+        "guest-fsfreeze-thaw",
+        FsfreezeThaw,
+        NONE,
+        control::fsfreeze_thaw,
+        true,
+        true
+    ),
+    row!(
+        "guest-fstrim",
+        Fstrim,
+        &[opt("minimum", Ty::Int)],
+        control::fstrim
+    ),
+    row!(
+        "guest-suspend-disk",
+        SuspendDisk,
+        NONE,
+        core_cmds::suspend,
+        false,
+        false
+    ),
+    row!(
+        "guest-suspend-ram",
+        SuspendRam,
+        NONE,
+        core_cmds::suspend,
+        false,
+        false
+    ),
+    row!(
+        "guest-suspend-hybrid",
+        SuspendHybrid,
+        NONE,
+        core_cmds::suspend,
+        false,
+        false
+    ),
+    row!(
+        "guest-network-get-interfaces",
+        NetworkGetInterfaces,
+        NONE,
+        system::list
+    ),
     row!("guest-get-vcpus", GetVcpus, NONE, system::list),
-    row!("guest-set-vcpus", SetVcpus, &[req("vcpus", Ty::VcpuList)], control::set_vcpus),
+    row!(
+        "guest-set-vcpus",
+        SetVcpus,
+        &[req("vcpus", Ty::VcpuList)],
+        control::set_vcpus
+    ),
     row!("guest-get-fsinfo", GetFsinfo, NONE, system::list),
     row!(
         "guest-set-user-password",
         SetUserPassword,
-        &[req("username", Ty::Str), req("password", Ty::Str), req("crypted", Ty::Bool)],
+        &[
+            req("username", Ty::Str),
+            req("password", Ty::Str),
+            req("crypted", Ty::Bool)
+        ],
         control::set_user_password
     ),
-    row!("guest-get-memory-blocks", GetMemoryBlocks, NONE, system::list),
-    row!("guest-set-memory-blocks", SetMemoryBlocks, &[req("mem-blks", Ty::MemBlockList)], control::set_memory_blocks),
-    row!("guest-get-memory-block-info", GetMemoryBlockInfo, NONE, system::memory_block_info),
-    row!("guest-exec-status", ExecStatus, &[req("pid", Ty::Int)], exec::status),
+    row!(
+        "guest-get-memory-blocks",
+        GetMemoryBlocks,
+        NONE,
+        system::list
+    ),
+    row!(
+        "guest-set-memory-blocks",
+        SetMemoryBlocks,
+        &[req("mem-blks", Ty::MemBlockList)],
+        control::set_memory_blocks
+    ),
+    row!(
+        "guest-get-memory-block-info",
+        GetMemoryBlockInfo,
+        NONE,
+        system::memory_block_info
+    ),
+    row!(
+        "guest-exec-status",
+        ExecStatus,
+        &[req("pid", Ty::Int)],
+        exec::status
+    ),
     row!(
         "guest-exec",
         Exec,
@@ -317,7 +433,9 @@ impl Ctx<'_, '_> {
 /// The decoded text at `r` of `rx` (empty if it is not UTF-8, which a
 /// validated and decoded string always is).
 pub(crate) fn text<'a>(rx: &'a [u8], r: &Range<usize>) -> &'a str {
-    rx.get(r.clone()).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
+    rx.get(r.clone())
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 #[cfg(test)]
@@ -343,13 +461,29 @@ mod tests {
 
     #[test]
     fn only_shutdown_and_suspend_lack_success_response() {
-        let silent: std::vec::Vec<_> = COMMANDS.iter().filter(|c| !c.success_response).map(|c| c.name).collect();
-        assert_eq!(silent, ["guest-shutdown", "guest-suspend-disk", "guest-suspend-ram", "guest-suspend-hybrid"]);
+        let silent: std::vec::Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| !c.success_response)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            silent,
+            [
+                "guest-shutdown",
+                "guest-suspend-disk",
+                "guest-suspend-ram",
+                "guest-suspend-hybrid"
+            ]
+        );
     }
 
     #[test]
     fn frozen_allowlist_matches_qemu_ga() {
-        let allowed: std::vec::Vec<_> = COMMANDS.iter().filter(|c| c.allowed_frozen).map(|c| c.name).collect();
+        let allowed: std::vec::Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| c.allowed_frozen)
+            .map(|c| c.name)
+            .collect();
         assert_eq!(
             allowed,
             [
@@ -366,7 +500,10 @@ mod tests {
     #[test]
     fn command_set_parses_lists_and_skips_unknown_names() {
         let mut s = CommandSet::EMPTY;
-        assert_eq!(s.insert_names("guest-ping, guest-get-time,guest-get-devices"), 1);
+        assert_eq!(
+            s.insert_names("guest-ping, guest-get-time,guest-get-devices"),
+            1
+        );
         assert!(s.contains(CommandId::Ping));
         assert!(s.contains(CommandId::GetTime));
         assert!(!s.contains(CommandId::Info));

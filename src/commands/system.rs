@@ -75,7 +75,8 @@ pub(super) fn object(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
 pub(super) fn list(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     let kind = list_kind(ctx.id);
     ctx.out.str("[");
-    let (done, complete) = render_list(kind, ctx.platform, &mut ctx.out, 0, false).map_err(hook_error)?;
+    let (done, complete) =
+        render_list(kind, ctx.platform, &mut ctx.out, 0, false).map_err(hook_error)?;
     if complete {
         ctx.out.str("]");
         if ctx.out.ok() {
@@ -262,10 +263,12 @@ pub(crate) fn render_list(
                 o.str("}");
             })
         })?,
-        ListKind::FsInfo => platform.fs_info(&mut |f: &FsInfo<'_>| entry(out, &mut |o| render_fs(o, f)))?,
-        ListKind::Interfaces => {
-            platform.network_interfaces(&mut |n: &NetInterface<'_>| entry(out, &mut |o| render_iface(o, n)))?
+        ListKind::FsInfo => {
+            platform.fs_info(&mut |f: &FsInfo<'_>| entry(out, &mut |o| render_fs(o, f)))?
         }
+        ListKind::Interfaces => platform.network_interfaces(&mut |n: &NetInterface<'_>| {
+            entry(out, &mut |o| render_iface(o, n))
+        })?,
     }
     Ok((done, !full))
 }

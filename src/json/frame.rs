@@ -162,7 +162,11 @@ impl Framer {
                 self.tok_start = self.pos;
             } else if self.lex == LexState::Dq || self.lex == LexState::Sq {
                 // Fast path through a string body.
-                let quote = if self.lex == LexState::Dq { b'"' } else { b'\'' };
+                let quote = if self.lex == LexState::Dq {
+                    b'"'
+                } else {
+                    b'\''
+                };
                 let run_end = string_run_end(buf, self.pos, quote);
                 if run_end != self.pos {
                     self.pos = run_end;
@@ -193,7 +197,10 @@ impl Framer {
                     self.reset_message();
                     return Some(match discarded {
                         Some(limit) => Frame::Limit(limit),
-                        None => Frame::Stray { start, end: self.pos },
+                        None => Frame::Stray {
+                            start,
+                            end: self.pos,
+                        },
                     });
                 }
             }
@@ -202,7 +209,13 @@ impl Framer {
     }
 
     /// The streamer: accounts one complete token `start..end`.
-    fn token(&mut self, kind: TokenKind, start: usize, end: usize, max_depth: i64) -> Option<Frame> {
+    fn token(
+        &mut self,
+        kind: TokenKind,
+        start: usize,
+        end: usize,
+        max_depth: i64,
+    ) -> Option<Frame> {
         match kind {
             TokenKind::LCurly => self.braces = self.braces.saturating_add(1),
             TokenKind::RCurly => self.braces = self.braces.saturating_sub(1),
@@ -224,14 +237,16 @@ impl Framer {
         self.reset_message();
         Some(match discarded {
             Some(limit) => Frame::Limit(limit),
-            None => Frame::Message { start: msg_start, end },
+            None => Frame::Message {
+                start: msg_start,
+                end,
+            },
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
 
     /// Frames `input` fed whole, returning the frames as text descriptions.
@@ -263,7 +278,10 @@ mod tests {
         let got = frames(input, 1024);
         assert_eq!(
             got.as_slice(),
-            &[Frame::Message { start: 0, end: 7 }, Frame::Message { start: 7, end: 16 }]
+            &[
+                Frame::Message { start: 0, end: 7 },
+                Frame::Message { start: 7, end: 16 }
+            ]
         );
         assert_eq!(frames_bytewise(input, 1024), got);
     }
@@ -271,14 +289,20 @@ mod tests {
     #[test]
     fn receiving_whitespace_between_objects_is_ignored() {
         let input = b"  \n\t\r {\"execute\" : 1 }  \n";
-        assert_eq!(frames(input, 1024).as_slice(), &[Frame::Message { start: 6, end: 22 }]);
+        assert_eq!(
+            frames(input, 1024).as_slice(),
+            &[Frame::Message { start: 6, end: 22 }]
+        );
     }
 
     #[test]
     fn receiving_scalar_waits_for_terminator() {
         let mut f = Framer::new();
         assert_eq!(f.advance(b"42", 1024), None);
-        assert_eq!(f.advance(b"42\n", 1024), Some(Frame::Message { start: 0, end: 2 }));
+        assert_eq!(
+            f.advance(b"42\n", 1024),
+            Some(Frame::Message { start: 0, end: 2 })
+        );
     }
 
     #[test]
@@ -286,7 +310,10 @@ mod tests {
         let input = b"{\"execute\":\"guest-ping\"\xff{}";
         assert_eq!(
             frames(input, 1024).as_slice(),
-            &[Frame::Stray { start: 23, end: 24 }, Frame::Message { start: 24, end: 26 }]
+            &[
+                Frame::Stray { start: 23, end: 24 },
+                Frame::Message { start: 24, end: 26 }
+            ]
         );
     }
 
@@ -296,7 +323,10 @@ mod tests {
         let input = b"{\"execute\":\"guest\x01ping\"}";
         assert_eq!(
             frames(input, 1024).as_slice(),
-            &[Frame::Stray { start: 11, end: 18 }, Frame::Message { start: 23, end: 24 }]
+            &[
+                Frame::Stray { start: 11, end: 18 },
+                Frame::Message { start: 23, end: 24 }
+            ]
         );
     }
 
@@ -310,7 +340,10 @@ mod tests {
 
     #[test]
     fn receiving_stray_close_is_a_message_of_its_own() {
-        assert_eq!(frames(b"}", 1024).as_slice(), &[Frame::Message { start: 0, end: 1 }]);
+        assert_eq!(
+            frames(b"}", 1024).as_slice(),
+            &[Frame::Message { start: 0, end: 1 }]
+        );
     }
 
     #[test]
@@ -318,7 +351,10 @@ mod tests {
         let mut f = Framer::new();
         let input = b"{\"execute\":\"guest-ping\"\n\n}\n";
         assert_eq!(f.advance(&input[..25], 1024), None);
-        assert_eq!(f.advance(input, 1024), Some(Frame::Message { start: 0, end: 26 }));
+        assert_eq!(
+            f.advance(input, 1024),
+            Some(Frame::Message { start: 0, end: 26 })
+        );
     }
 
     #[test]
@@ -326,10 +362,16 @@ mod tests {
         let input = b"[[[[1]]]]{}";
         assert_eq!(
             frames(input, 3).as_slice(),
-            &[Frame::Limit(Limit::Depth), Frame::Message { start: 9, end: 11 }]
+            &[
+                Frame::Limit(Limit::Depth),
+                Frame::Message { start: 9, end: 11 }
+            ]
         );
         // Exactly at the limit is fine.
-        assert_eq!(frames(b"[[[1]]]", 3).as_slice(), &[Frame::Message { start: 0, end: 7 }]);
+        assert_eq!(
+            frames(b"[[[1]]]", 3).as_slice(),
+            &[Frame::Message { start: 0, end: 7 }]
+        );
     }
 
     #[test]
@@ -337,7 +379,10 @@ mod tests {
         let input = b"[[[[\xff{}";
         assert_eq!(
             frames(input, 2).as_slice(),
-            &[Frame::Limit(Limit::Depth), Frame::Message { start: 5, end: 7 }]
+            &[
+                Frame::Limit(Limit::Depth),
+                Frame::Message { start: 5, end: 7 }
+            ]
         );
     }
 
@@ -350,7 +395,10 @@ mod tests {
         assert_eq!(keep, 10);
         f.shift(keep);
         assert_eq!(f.advance(b"yy\"}{}", 1024), Some(Frame::Limit(Limit::Size)));
-        assert_eq!(f.advance(b"yy\"}{}", 1024), Some(Frame::Message { start: 4, end: 6 }));
+        assert_eq!(
+            f.advance(b"yy\"}{}", 1024),
+            Some(Frame::Message { start: 4, end: 6 })
+        );
     }
 
     #[test]
@@ -362,7 +410,10 @@ mod tests {
         assert_eq!(g.advance(b"  \"ab", 1024), None);
         assert_eq!(g.keep_from(), 2);
         let mut h = Framer::new();
-        assert_eq!(h.advance(b" \xff garbage ", 1024), Some(Frame::Stray { start: 1, end: 2 }));
+        assert_eq!(
+            h.advance(b" \xff garbage ", 1024),
+            Some(Frame::Stray { start: 1, end: 2 })
+        );
         assert_eq!(h.advance(b" \xff garbage ", 1024), None);
         assert_eq!(h.keep_from(), 11);
     }

@@ -253,7 +253,6 @@ pub fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     use super::*;
 
     fn lex_all(input: &[u8]) -> alloc_free::Steps {
@@ -279,7 +278,10 @@ mod tests {
         }
         impl Default for Steps {
             fn default() -> Self {
-                Steps { v: [None; 64], n: 0 }
+                Steps {
+                    v: [None; 64],
+                    n: 0,
+                }
             }
         }
         impl Steps {
@@ -340,7 +342,11 @@ mod tests {
     #[test]
     fn single_quoted_string_may_hold_double_quote() {
         let steps = lex_all(b"'a\"b'");
-        assert!(steps.tokens().eq([Step::Token(TokenKind::String)].iter().copied()));
+        assert!(
+            steps
+                .tokens()
+                .eq([Step::Token(TokenKind::String)].iter().copied())
+        );
     }
 
     #[test]
@@ -351,7 +357,11 @@ mod tests {
             for at in 0..40 {
                 buf = [b'a'; 40];
                 buf[at] = special;
-                assert_eq!(string_run_end(&buf, 0, b'"'), at, "byte {special:#x} at {at}");
+                assert_eq!(
+                    string_run_end(&buf, 0, b'"'),
+                    at,
+                    "byte {special:#x} at {at}"
+                );
             }
         }
         // Bytes that are not special: 0x20, 0x7F, 0x80, 0xFD, and the other quote.

@@ -32,7 +32,11 @@ pub struct Out<'a> {
 impl<'a> Out<'a> {
     /// A writer over `buf`, starting empty.
     pub fn new(buf: &'a mut [u8]) -> Self {
-        Out { buf, len: 0, overflow: false }
+        Out {
+            buf,
+            len: 0,
+            overflow: false,
+        }
     }
 
     /// Bytes written so far.
@@ -215,10 +219,21 @@ fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
     }
     let hex = |v: u32| -> u8 {
         let d = u8::try_from(v & 0xF).unwrap_or(0);
-        if d < 10 { b'0'.saturating_add(d) } else { b'A'.saturating_add(d.saturating_sub(10)) }
+        if d < 10 {
+            b'0'.saturating_add(d)
+        } else {
+            b'A'.saturating_add(d.saturating_sub(10))
+        }
     };
     let mut put = |at: usize, unit: u32| {
-        let units = [b'\\', b'u', hex(unit >> 12), hex(unit >> 8), hex(unit >> 4), hex(unit)];
+        let units = [
+            b'\\',
+            b'u',
+            hex(unit >> 12),
+            hex(unit >> 8),
+            hex(unit >> 4),
+            hex(unit),
+        ];
         if let Some(dst) = tmp.get_mut(at..at.saturating_add(6)) {
             dst.copy_from_slice(&units);
         }
@@ -262,7 +277,10 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
     }
     // 17 significant digits, correctly rounded, as d.dddddddddddddddde<exp>.
     let mut sci = [0u8; 40];
-    let mut s = FmtBuf { buf: &mut sci, len: 0 };
+    let mut s = FmtBuf {
+        buf: &mut sci,
+        len: 0,
+    };
     if write!(s, "{:.16e}", v).is_err() {
         return 0;
     }
@@ -277,11 +295,11 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
     let mut digits = [0u8; 17];
     let mut nd = 0usize;
     for &c in text.get(..e_at).unwrap_or(&[]) {
-        if c.is_ascii_digit() {
-            if let Some(d) = digits.get_mut(nd) {
-                *d = c;
-                nd = nd.saturating_add(1);
-            }
+        if c.is_ascii_digit()
+            && let Some(d) = digits.get_mut(nd)
+        {
+            *d = c;
+            nd = nd.saturating_add(1);
         }
     }
     // Significant digits without trailing zeros (at least one).
@@ -302,7 +320,12 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
             let _ = o.write_str(".");
             put(&mut o, sig.get(1..).unwrap_or(&[]));
         }
-        let _ = write!(o, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.unsigned_abs());
+        let _ = write!(
+            o,
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        );
     } else if exp < 0 {
         let _ = o.write_str("0.");
         for _ in 0..exp.unsigned_abs().saturating_sub(1) {
@@ -338,7 +361,11 @@ pub struct IdEcho {
 impl IdEcho {
     /// Echo of the value `span` of the request buffer.
     pub fn new(span: Range<usize>) -> Self {
-        IdEcho { pos: span.start, end: span.end, string_end: None }
+        IdEcho {
+            pos: span.start,
+            end: span.end,
+            string_end: None,
+        }
     }
 
     /// Writes as much as fits into `out`; returns true once the whole value
@@ -399,7 +426,10 @@ impl IdEcho {
 }
 
 fn parse_f64(text: &[u8]) -> f64 {
-    core::str::from_utf8(text).ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+    core::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 /// An integer token as QEMU's QNum keeps it: int64, else uint64, else double.
@@ -459,7 +489,10 @@ fn escape_unit(s: &[u8]) -> Option<(u32, usize)> {
         b't' => 0x09,
         b'u' => {
             let hi = hex4(s.get(2..)?)?;
-            if (0xD800..=0xDBFF).contains(&hi) && s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u') {
+            if (0xD800..=0xDBFF).contains(&hi)
+                && s.get(6) == Some(&b'\\')
+                && s.get(7) == Some(&b'u')
+            {
                 let lo = hex4(s.get(8..)?)?;
                 if (0xDC00..=0xDFFF).contains(&lo) {
                     return Some((0x10000 | ((hi & 0x3FF) << 10) | (lo & 0x3FF), 12));
@@ -482,7 +515,6 @@ fn hex4(s: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
 
     fn g(v: f64) -> heapless::String<40> {
@@ -519,7 +551,10 @@ mod tests {
     #[test]
     fn strings_escape_like_qemu_quoted_str() {
         assert_eq!(esc("é€😀".as_bytes()), r#""\u00E9\u20AC\uD83D\uDE00""#);
-        assert_eq!(esc(b"a\"b\\c/\n\t\x01\x7f"), r#""a\"b\\c/\n\t\u0001\u007F""#);
+        assert_eq!(
+            esc(b"a\"b\\c/\n\t\x01\x7f"),
+            r#""a\"b\\c/\n\t\u0001\u007F""#
+        );
         assert_eq!(esc(b"\xff"), r#""\uFFFD""#);
         assert_eq!(esc(b"\"guest-pi\xffng"), r#""\"guest-pi\uFFFDng""#);
         assert_eq!(esc(b"\xc0\x80"), r#""\u0000""#);
@@ -535,7 +570,8 @@ mod tests {
             let mut o = Out::new(&mut b[..chunk]);
             let done = e.step(src, &mut o);
             let n = o.len();
-            all.push_str(core::str::from_utf8(&b[..n]).unwrap()).unwrap();
+            all.push_str(core::str::from_utf8(&b[..n]).unwrap())
+                .unwrap();
             if done {
                 return all;
             }
@@ -547,13 +583,22 @@ mod tests {
     fn id_echo_reformats_like_qemu() {
         // The largest atomic piece is a formatted double (24 bytes).
         for chunk in [24, 25, 33, 64] {
-            assert_eq!(echo(br#"{"a":[1,2.5,null,true]}"#, chunk), r#"{"a": [1, 2.5, null, true]}"#);
-            assert_eq!(echo(b"123456789012345678901234567890", chunk), "1.2345678901234568e+29");
+            assert_eq!(
+                echo(br#"{"a":[1,2.5,null,true]}"#, chunk),
+                r#"{"a": [1, 2.5, null, true]}"#
+            );
+            assert_eq!(
+                echo(b"123456789012345678901234567890", chunk),
+                "1.2345678901234568e+29"
+            );
             assert_eq!(echo(b"18446744073709551615", chunk), "18446744073709551615");
             assert_eq!(echo(b"-0", chunk), "0");
             assert_eq!(echo(b"1.0", chunk), "1");
             assert_eq!(echo(b"1e400", chunk), "inf");
-            assert_eq!(echo("'é€😀\\u0041\\ud83d\\ude00'".as_bytes(), chunk), r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#);
+            assert_eq!(
+                echo("'é€😀\\u0041\\ud83d\\ude00'".as_bytes(), chunk),
+                r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#
+            );
             assert_eq!(echo(br#"  "x"  "#, chunk), r#""x""#);
         }
     }

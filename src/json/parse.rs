@@ -148,7 +148,10 @@ pub fn validate(buf: &[u8], start: usize, keys: &mut [KeySlot]) -> Result<TokenK
 /// The syntax pass.
 fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
     let mut toks = Tokens::new(buf, start);
-    let mut stack = Stack { bits: [0; MAX_NESTING / 4 + 1], depth: 0 };
+    let mut stack = Stack {
+        bits: [0; MAX_NESTING / 4 + 1],
+        depth: 0,
+    };
     let first_kind = match toks.clone().next() {
         Some(t) => t.kind,
         None => return Err(SyntaxError::PrematureEoi),
@@ -376,7 +379,9 @@ fn duplicates(buf: &[u8], start: usize, keys: &mut [KeySlot]) -> Result<(), Synt
 
 fn key_hash(buf: &[u8], key: Range<usize>) -> u32 {
     // FNV-1a over the decoded key.
-    Decoded::new(buf, key).fold(0x811C_9DC5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+    Decoded::new(buf, key).fold(0x811C_9DC5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), SyntaxError> {
@@ -398,24 +403,25 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
             // Probe for an equal key already in the table.
             let mut slot = (hash as usize) & mask;
             let mut probes = 0usize;
-            loop {
-                let Some(k) = keys.get(slot).copied() else { break };
+            while let Some(k) = keys.get(slot).copied() {
                 if k.at == 0 {
                     if in_batch {
                         if let Some(s) = keys.get_mut(slot) {
-                            *s = KeySlot { hash, at: u32::try_from(key.start).unwrap_or(0).saturating_add(1) };
+                            *s = KeySlot {
+                                hash,
+                                at: u32::try_from(key.start).unwrap_or(0).saturating_add(1),
+                            };
                         }
                         filled = filled.saturating_add(1);
                     }
                     break;
                 }
                 let other = (k.at as usize).saturating_sub(1);
-                if k.hash == hash {
-                    if let Some(t) = super::walk::token_at(buf, other) {
-                        if str_tokens_eq(buf, t.start..t.end, key.clone()) {
-                            return Err(SyntaxError::DuplicateKey);
-                        }
-                    }
+                if k.hash == hash
+                    && let Some(t) = super::walk::token_at(buf, other)
+                    && str_tokens_eq(buf, t.start..t.end, key.clone())
+                {
+                    return Err(SyntaxError::DuplicateKey);
                 }
                 slot = slot.saturating_add(1) & mask;
                 probes = probes.saturating_add(1);
@@ -433,7 +439,6 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
 
     fn v(s: &[u8]) -> Result<TokenKind, SyntaxError> {
@@ -447,7 +452,10 @@ mod tests {
         assert_eq!(v(b"{}"), Ok(TokenKind::LCurly));
         assert_eq!(v(b"[]"), Ok(TokenKind::LSquare));
         assert_eq!(v(b"42"), Ok(TokenKind::Integer));
-        assert_eq!(v(br#"{'a':[1,{"b":null}],"c":true}"#), Ok(TokenKind::LCurly));
+        assert_eq!(
+            v(br#"{'a':[1,{"b":null}],"c":true}"#),
+            Ok(TokenKind::LCurly)
+        );
         assert_eq!(v(br#""\u0000\ud83d\ude00\/\'""#), Ok(TokenKind::String));
         assert_eq!(v(b"\"\xc0\x80\""), Ok(TokenKind::String));
     }
@@ -455,8 +463,14 @@ mod tests {
     #[test]
     fn qemu_syntax_errors() {
         assert_eq!(v(b"}"), Err(SyntaxError::ExpectingValue));
-        assert_eq!(v(br#"{"execute":"guest-ping"]"#), Err(SyntaxError::ExpectedDictSeparator));
-        assert_eq!(v(br#"{"execute" "guest-ping"}"#), Err(SyntaxError::MissingColon));
+        assert_eq!(
+            v(br#"{"execute":"guest-ping"]"#),
+            Err(SyntaxError::ExpectedDictSeparator)
+        );
+        assert_eq!(
+            v(br#"{"execute" "guest-ping"}"#),
+            Err(SyntaxError::MissingColon)
+        );
         assert_eq!(v(br#"{1: "guest-ping"}"#), Err(SyntaxError::KeyNotString));
         assert_eq!(v(b"[1 2]"), Err(SyntaxError::ExpectedListSeparator));
         assert_eq!(v(b"[1,]"), Err(SyntaxError::ExpectingValue));
@@ -473,7 +487,10 @@ mod tests {
         assert_eq!(v(br#""\x""#), Err(SyntaxError::InvalidEscape));
         assert_eq!(v(br#""\ud83d""#), Err(SyntaxError::InvalidUnicode(1..7)));
         assert_eq!(v(br#""\ude00""#), Err(SyntaxError::InvalidUnicode(1..7)));
-        assert_eq!(v(br#""\ud83d\u0041""#), Err(SyntaxError::InvalidUnicode(1..7)));
+        assert_eq!(
+            v(br#""\ud83d\u0041""#),
+            Err(SyntaxError::InvalidUnicode(1..7))
+        );
         assert_eq!(v(br#""\uFFFF""#), Err(SyntaxError::InvalidUnicode(1..7)));
         assert_eq!(v(br#""\uFDD0""#), Err(SyntaxError::InvalidUnicode(1..7)));
         assert_eq!(v(br#""\u00zz""#), Err(SyntaxError::InvalidUnicode(1..7)));
@@ -490,7 +507,13 @@ mod tests {
         let mut msg = heapless::Vec::<u8, 1024>::new();
         msg.push(b'{').unwrap();
         for i in 0..40 {
-            let k = [b'"', b'k', b'0' + (i / 10) as u8, b'0' + (i % 10) as u8, b'"'];
+            let k = [
+                b'"',
+                b'k',
+                b'0' + (i / 10) as u8,
+                b'0' + (i % 10) as u8,
+                b'"',
+            ];
             msg.extend_from_slice(&k).unwrap();
             msg.extend_from_slice(b":1,").unwrap();
         }

@@ -57,7 +57,11 @@ impl Iterator for Tokens<'_> {
                     LexState::Keyword => TokenKind::Keyword,
                     _ => return None,
                 };
-                return Some(Token { kind, start, end: self.pos });
+                return Some(Token {
+                    kind,
+                    start,
+                    end: self.pos,
+                });
             };
             if st.is_start() {
                 start = self.pos;
@@ -73,9 +77,19 @@ impl Iterator for Tokens<'_> {
                 Step::Continue => self.pos = self.pos.saturating_add(1),
                 Step::Token(kind) => {
                     self.pos = self.pos.saturating_add(1);
-                    return Some(Token { kind, start, end: self.pos });
+                    return Some(Token {
+                        kind,
+                        start,
+                        end: self.pos,
+                    });
                 }
-                Step::TokenBefore(kind) => return Some(Token { kind, start, end: self.pos }),
+                Step::TokenBefore(kind) => {
+                    return Some(Token {
+                        kind,
+                        start,
+                        end: self.pos,
+                    });
+                }
                 Step::Error | Step::Resync => {
                     // Not valid here: stop for good.
                     self.pos = self.buf.len();
@@ -188,7 +202,11 @@ pub fn parse_i64(text: &[u8]) -> Option<i64> {
         }
         let d = i64::from(d.wrapping_sub(b'0'));
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
     }
     Some(v)
 }
@@ -203,7 +221,9 @@ pub fn parse_u64(text: &[u8]) -> Option<u64> {
         if !d.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(u64::from(d.wrapping_sub(b'0')))?;
+        v = v
+            .checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))?;
     }
     Some(v)
 }
@@ -223,7 +243,13 @@ impl<'a> Members<'a> {
     /// Yields nothing if that token is not `{`.
     pub fn new(buf: &'a [u8], pos: usize) -> Self {
         let mut toks = Tokens::new(buf, pos);
-        let done = !matches!(toks.next(), Some(Token { kind: TokenKind::LCurly, .. }));
+        let done = !matches!(
+            toks.next(),
+            Some(Token {
+                kind: TokenKind::LCurly,
+                ..
+            })
+        );
         Members { buf, toks, done }
     }
 }
@@ -242,7 +268,13 @@ impl Iterator for Members<'_> {
                 return None;
             }
         };
-        if !matches!(self.toks.next(), Some(Token { kind: TokenKind::Colon, .. })) {
+        if !matches!(
+            self.toks.next(),
+            Some(Token {
+                kind: TokenKind::Colon,
+                ..
+            })
+        ) {
             self.done = true;
             return None;
         }
@@ -252,7 +284,10 @@ impl Iterator for Members<'_> {
         };
         self.toks = Tokens::new(self.buf, value.end);
         match self.toks.next() {
-            Some(Token { kind: TokenKind::Comma, .. }) => {}
+            Some(Token {
+                kind: TokenKind::Comma,
+                ..
+            }) => {}
             _ => self.done = true,
         }
         Some((key.start..key.end, value))
@@ -273,8 +308,19 @@ impl<'a> Elements<'a> {
     /// Yields nothing if that token is not `[`.
     pub fn new(buf: &'a [u8], pos: usize) -> Self {
         let mut toks = Tokens::new(buf, pos);
-        let done = !matches!(toks.next(), Some(Token { kind: TokenKind::LSquare, .. }));
-        Elements { buf, toks, done, first: true }
+        let done = !matches!(
+            toks.next(),
+            Some(Token {
+                kind: TokenKind::LSquare,
+                ..
+            })
+        );
+        Elements {
+            buf,
+            toks,
+            done,
+            first: true,
+        }
     }
 }
 
@@ -288,7 +334,13 @@ impl Iterator for Elements<'_> {
         if self.first {
             self.first = false;
             let t = self.toks.clone().next();
-            if matches!(t, Some(Token { kind: TokenKind::RSquare, .. }) | None) {
+            if matches!(
+                t,
+                Some(Token {
+                    kind: TokenKind::RSquare,
+                    ..
+                }) | None
+            ) {
                 self.done = true;
                 return None;
             }
@@ -299,7 +351,10 @@ impl Iterator for Elements<'_> {
         };
         self.toks = Tokens::new(self.buf, value.end);
         match self.toks.next() {
-            Some(Token { kind: TokenKind::Comma, .. }) => {}
+            Some(Token {
+                kind: TokenKind::Comma,
+                ..
+            }) => {}
             _ => self.done = true,
         }
         Some(value)
@@ -391,7 +446,9 @@ fn decode_one(s: &[u8]) -> Option<(usize, [u8; 4], u8)> {
             let hi = hex4(s.get(2..)?)?;
             let mut consumed = 6;
             let mut cp = hi;
-            if (0xD800..=0xDBFF).contains(&hi) && s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u')
+            if (0xD800..=0xDBFF).contains(&hi)
+                && s.get(6) == Some(&b'\\')
+                && s.get(7) == Some(&b'u')
             {
                 let lo = hex4(s.get(8..)?)?;
                 if (0xDC00..=0xDFFF).contains(&lo) {
@@ -471,7 +528,6 @@ pub fn qdict_bucket(buf: &[u8], key_tok: Range<usize>) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -542,7 +598,13 @@ mod tests {
     #[test]
     fn qdict_buckets_match_qemu_envelope_keys() {
         // wire-protocol.md §3.3: return 401, id 486, error 489, class 211, desc 377.
-        for (k, b) in [("return", 401), ("id", 486), ("error", 489), ("class", 211), ("desc", 377)] {
+        for (k, b) in [
+            ("return", 401),
+            ("id", 486),
+            ("error", 489),
+            ("class", 211),
+            ("desc", 377),
+        ] {
             let mut tok = [b'"'; 16];
             tok[1..=k.len()].copy_from_slice(k.as_bytes());
             assert_eq!(qdict_bucket(&tok, 0..k.len() + 2), b, "{k}");
