@@ -564,9 +564,6 @@ pub struct TrimResult<'a> {
     pub error: Option<&'a str>,
 }
 
-/// A visitor over list entries; returns `Break` to stop early.
-pub type Visit<'v, T> = &'v mut dyn FnMut(&T) -> ControlFlow<()>;
-
 /// The board's hooks. Every method has a "not supported" default.
 #[allow(unused_variables)]
 pub trait Platform {
@@ -629,12 +626,12 @@ pub trait Platform {
     }
 
     /// Visits logged-in users (`guest-get-users`).
-    fn users(&mut self, f: Visit<'_, User<'_>>) -> Result<(), HookError> {
+    fn users(&mut self, f: &mut dyn FnMut(&User<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
     /// Visits logical CPUs (`guest-get-vcpus`).
-    fn vcpus(&mut self, f: Visit<'_, Vcpu>) -> Result<(), HookError> {
+    fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
@@ -649,7 +646,10 @@ pub trait Platform {
     }
 
     /// Visits memory blocks (`guest-get-memory-blocks`).
-    fn memory_blocks(&mut self, f: Visit<'_, MemoryBlock>) -> Result<(), HookError> {
+    fn memory_blocks(
+        &mut self,
+        f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
@@ -664,12 +664,18 @@ pub trait Platform {
     }
 
     /// Visits mounted file systems (`guest-get-fsinfo`).
-    fn fs_info(&mut self, f: Visit<'_, FsInfo<'_>>) -> Result<(), HookError> {
+    fn fs_info(
+        &mut self,
+        f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
     /// Visits network interfaces (`guest-network-get-interfaces`).
-    fn network_interfaces(&mut self, f: Visit<'_, NetInterface<'_>>) -> Result<(), HookError> {
+    fn network_interfaces(
+        &mut self,
+        f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }
 
@@ -690,7 +696,7 @@ pub trait Platform {
     fn fstrim(
         &mut self,
         minimum: Option<i64>,
-        f: Visit<'_, TrimResult<'_>>,
+        f: &mut dyn FnMut(&TrimResult<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
         Err(HookError::Unsupported)
     }

@@ -111,12 +111,13 @@ fn read_error(e: HookError) -> QgaError {
 
 /// `guest-file-read`.
 pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
+    // qemu-ga looks the handle up before it checks the count.
+    let handle = ctx.int(0).unwrap_or(0);
+    let file = lookup(ctx, handle)?;
     let count = ctx.int(1).unwrap_or(FILE_READ_COUNT_DEFAULT);
     if !(0..=FILE_READ_COUNT_MAX).contains(&count) {
         return Err(QgaError::invalid_value(count, "count"));
     }
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
     let want = usize::try_from(count).unwrap_or(usize::MAX);
     let Ctx { platform, out, .. } = ctx;
     let files = platform.files().ok_or_else(QgaError::unsupported)?;

@@ -1,0 +1,400 @@
+//! nanoqga on a Linux host: the agent served on a unix socket, stdio or a
+//! character device, with the host's clock, files, programs and system
+//! information behind the board hooks.
+//!
+//! Contract:
+//! * One client at a time on `--unix`, as qemu-ga's `-m unix-listen`; each
+//!   new client starts with a clean parser (unlike qemu-ga, whose parser
+//!   state survives reconnects).
+//! * The host is never changed unless a flag allows it: files only under
+//!   `--file-root`, real programs only with `--allow-exec`, the clock only
+//!   with `--allow-set-time`; `guest-shutdown` ends this process with status
+//!   0, and freeze, trim, suspend, CPU and memory-block changes and passwords
+//!   answer "not supported".
+//! * SIGTERM exits with status 0. Bad flags, unusable paths and a socket path
+//!   in use print one line on stderr and exit non-zero.
+//! * Nothing but replies goes to the QGA channel; `--verbose` logs to stderr.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod exec;
+mod files;
+mod io;
+mod platform;
+mod sysinfo;
+
+use std::ffi::OsString;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nanoqga::commands::CommandSet;
+use nanoqga::{Agent, AgentConfig, Poll, Storage};
+
+pub use platform::HostPlatform;
+
+/// Capacities of the host build: room for 3 MiB `guest-file-write` payloads
+/// (4 MiB of base64), `guest-file-read` replies of up to 64 KiB in one piece
+/// (larger ones stream), 64 open files and 16 programs with 64 KiB of output
+/// each. Memory is only touched as it is used.
+pub type HostStorage = Storage<{ 4 << 20 }, { 256 << 10 }, 64, 16, { 64 << 10 }, 4096>;
+
+/// The storage lives in a static (zero-initialised, so it costs nothing until
+/// touched); the mutex hands it to the one agent of the process.
+static STORAGE: Mutex<HostStorage> = Mutex::new(Storage::new());
+
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+
+/// Where the agent listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A unix socket, one client at a time.
+    Unix(PathBuf),
+    /// Standard input and output.
+    Stdio,
+    /// A character device (serial tty, virtio port), put in raw mode.
+    Device(PathBuf),
+}
+
+/// Parsed command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The channel.
+    pub transport: Transport,
+    /// Root directory for `guest-file-*`; none disables file commands.
+    pub file_root: Option<PathBuf>,
+    /// Let `guest-exec` run real programs.
+    pub allow_exec: bool,
+    /// Let `guest-set-time` set the host clock.
+    pub allow_set_time: bool,
+    /// Agent settings (block and allow lists).
+    pub config: AgentConfig,
+    /// Log to stderr.
+    pub verbose: bool,
+}
+
+const USAGE: &str = "\
+Usage: nanoqga-host (--unix PATH | --stdio | --device PATH) [OPTIONS]
+
+Serve the QEMU Guest Agent protocol (QGA 4.2 commands, qemu-ga 7.2 wire behaviour).
+
+Channel (exactly one):
+  -u, --unix PATH          listen on a unix socket, one client at a time
+      --stdio              use standard input and output
+  -d, --device PATH        use a character device (serial tty or virtio port)
+
+Options:
+  -f, --file-root DIR      enable guest-file-* for files under DIR
+                           (a guest path /a/b means DIR/a/b)
+      --allow-exec         let guest-exec run real programs, not only the built-ins
+      --allow-set-time     let guest-set-time change the host clock
+  -b, --block-rpcs LIST    comma-separated commands to disable
+  -a, --allow-rpcs LIST    comma-separated commands to enable (all others disabled)
+  -v, --verbose            log to stderr
+  -V, --version            print the version
+  -h, --help               print this help
+
+guest-shutdown ends this process with status 0; it never powers off the host.
+";
+
+/// Parses arguments. `Err` holds the message and the exit status.
+pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, (String, i32)> {
+    let mut args = args.into_iter();
+    let mut transport = None;
+    let mut opts = Options {
+        transport: Transport::Stdio,
+        file_root: None,
+        allow_exec: false,
+        allow_set_time: false,
+        config: AgentConfig::default(),
+        verbose: false,
+    };
+    let mut blocked = String::new();
+    let mut allowed: Option<String> = None;
+    fn usage<T>(m: String) -> Result<T, (String, i32)> {
+        Err((format!("nanoqga-host: {m}\nTry 'nanoqga-host --help'."), 2))
+    }
+    while let Some(arg) = args.next() {
+        let arg = arg.to_string_lossy().into_owned();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, (String, i32)> {
+            match inline
+                .clone()
+                .or_else(|| args.next().map(|v| v.to_string_lossy().into_owned()))
+            {
+                Some(v) => Ok(v),
+                None => usage(format!("option '{name}' needs a value")),
+            }
+        };
+        let mut set_transport = |t: Transport| -> Result<(), (String, i32)> {
+            if transport.is_some() {
+                return usage("give only one of --unix, --stdio, --device".into());
+            }
+            transport = Some(t);
+            Ok(())
+        };
+        match flag.as_str() {
+            "-u" | "--unix" => set_transport(Transport::Unix(value("--unix")?.into()))?,
+            "--stdio" => set_transport(Transport::Stdio)?,
+            "-d" | "--device" => set_transport(Transport::Device(value("--device")?.into()))?,
+            "-f" | "--file-root" => opts.file_root = Some(value("--file-root")?.into()),
+            "--allow-exec" => opts.allow_exec = true,
+            "--allow-set-time" => opts.allow_set_time = true,
+            "-b" | "--block-rpcs" | "--blacklist" => {
+                blocked.push(',');
+                blocked.push_str(&value("--block-rpcs")?);
+            }
+            "-a" | "--allow-rpcs" => {
+                let a = allowed.get_or_insert_with(String::new);
+                a.push(',');
+                a.push_str(&value("--allow-rpcs")?);
+            }
+            "-v" | "--verbose" => opts.verbose = true,
+            "-V" | "--version" => {
+                return Err((
+                    format!(
+                        "nanoqga-host {} (QGA {} command set, qemu-ga 7.2 wire protocol)",
+                        env!("CARGO_PKG_VERSION"),
+                        AgentConfig::default().version
+                    ),
+                    0,
+                ));
+            }
+            "-h" | "--help" => return Err((USAGE.trim_end().to_string(), 0)),
+            other => return usage(format!("unknown option '{other}'")),
+        }
+    }
+    let Some(t) = transport else {
+        return usage("give a channel: --unix PATH, --stdio or --device PATH".into());
+    };
+    opts.transport = t;
+    let unknown = opts.config.blocked.insert_names(&blocked);
+    if let Some(a) = allowed {
+        let mut set = CommandSet::EMPTY;
+        let _ = set.insert_names(&a);
+        opts.config.allowed = Some(set);
+    }
+    if unknown > 0 && opts.verbose {
+        eprintln!("nanoqga-host: ignoring {unknown} unknown command name(s) in --block-rpcs");
+    }
+    if let Some(root) = &opts.file_root {
+        match std::fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err((
+                    format!(
+                        "nanoqga-host: --file-root {}: not a directory",
+                        root.display()
+                    ),
+                    1,
+                ));
+            }
+            Err(e) => {
+                return Err((
+                    format!("nanoqga-host: --file-root {}: {e}", root.display()),
+                    1,
+                ));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+/// The program: parses `args`, serves until told to stop, returns the exit
+/// status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let opts = match parse_args(args) {
+        Ok(o) => o,
+        Err((msg, code)) => {
+            if code == 0 {
+                println!("{msg}");
+            } else {
+                eprintln!("{msg}");
+            }
+            return code;
+        }
+    };
+    match run(opts) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("nanoqga-host: {msg}");
+            1
+        }
+    }
+}
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    TERMINATE.store(true, Ordering::SeqCst);
+}
+
+fn install_signals() {
+    // SAFETY: `on_sigterm` only stores to an atomic, which is
+    // async-signal-safe; the sigaction struct is fully initialised. No
+    // SA_RESTART, so a blocking read returns EINTR and the loop sees the flag.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigterm as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0;
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// Whether SIGTERM or SIGINT arrived.
+pub(crate) fn terminating() -> bool {
+    TERMINATE.load(Ordering::SeqCst)
+}
+
+/// Serves until shutdown, SIGTERM, or (stdio) end of input.
+pub fn run(opts: Options) -> Result<(), String> {
+    install_signals();
+    let listener = match &opts.transport {
+        Transport::Unix(path) => Some(bind_unix(path)?),
+        _ => None,
+    };
+    let device = match &opts.transport {
+        Transport::Device(path) => {
+            Some(io::open_device(path).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        _ => None,
+    };
+    let platform = HostPlatform::new(&opts)?;
+    let mut guard = STORAGE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut agent = Agent::new(&mut *guard, platform, opts.config);
+    if opts.verbose {
+        eprintln!("nanoqga-host: serving on {:?}", opts.transport);
+    }
+    match (listener, device) {
+        (Some(l), _) => loop {
+            let stream = loop {
+                // std's accept() retries on EINTR, so wait in poll(2) first,
+                // where a signal shows.
+                if !wait_readable(&l) {
+                    if terminating() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                match l.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        if terminating() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => return Err(format!("accept: {e}")),
+                }
+            };
+            if opts.verbose {
+                eprintln!("nanoqga-host: client connected");
+            }
+            let mut conn = io::Conn::socket(stream);
+            let end = serve(&mut agent, &mut conn, opts.verbose);
+            agent.reset_connection();
+            if opts.verbose {
+                eprintln!("nanoqga-host: client left ({end:?})");
+            }
+            if end != End::ClientLeft {
+                return Ok(());
+            }
+        },
+        (None, Some(dev)) => {
+            let mut conn = io::Conn::device(dev);
+            serve(&mut agent, &mut conn, opts.verbose);
+            Ok(())
+        }
+        (None, None) => {
+            let mut conn = io::Conn::stdio();
+            serve(&mut agent, &mut conn, opts.verbose);
+            Ok(())
+        }
+    }
+}
+
+/// Blocks until `l` has a connection; false if a signal interrupted.
+fn wait_readable(l: &UnixListener) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: l.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1.
+    unsafe { libc::poll(&mut pfd, 1, -1) > 0 }
+}
+
+fn bind_unix(path: &std::path::Path) -> Result<UnixListener, String> {
+    match UnixListener::bind(path) {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            // A live server answers connect(); a stale socket file does not.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(format!(
+                    "{}: socket path in use by another server",
+                    path.display()
+                ));
+            }
+            let meta =
+                std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            use std::os::unix::fs::FileTypeExt;
+            if !meta.file_type().is_socket() {
+                return Err(format!("{}: exists and is not a socket", path.display()));
+            }
+            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Why serving a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    ClientLeft,
+    Shutdown,
+    Terminated,
+    Error,
+}
+
+/// Runs the agent on one connection.
+fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool) -> End {
+    loop {
+        if terminating() {
+            return End::Terminated;
+        }
+        let result = agent.poll(conn);
+        if agent.platform().shutdown_requested() {
+            return End::Shutdown;
+        }
+        match result {
+            Ok(Poll::Busy) => continue,
+            Ok(Poll::Eof) => return End::ClientLeft,
+            Ok(Poll::Idle) => {}
+            Err(e) if e.would_block => {}
+            Err(e) => {
+                if verbose {
+                    eprintln!("nanoqga-host: channel error: {e:?}");
+                }
+                return End::ClientLeft;
+            }
+        }
+        // Idle: wait for output room or input.
+        let timeout = if agent.programs_running() { 20 } else { -1 };
+        if agent.has_output() {
+            conn.wait_writable(timeout);
+            continue;
+        }
+        match conn.receive(agent.input_space(), timeout) {
+            io::Received::Bytes(n) => agent.input_received(n),
+            io::Received::Nothing => {}
+            io::Received::Eof => return End::ClientLeft,
+            io::Received::Error => return End::Error,
+        }
+    }
+}
