@@ -71,5 +71,6 @@ pub mod trace;
 
 pub use agent::{Agent, AgentState, Event, Poll, Stats, Storage};
 pub use error::{Errno, ErrorClass, HookError, QgaError};
+pub use json::frame::Limit;
 pub use platform::Platform;
 pub use state::AgentConfig;
