@@ -122,49 +122,50 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     let Ctx { platform, out, .. } = ctx;
     let files = platform.files().ok_or_else(QgaError::unsupported)?;
 
-    // Whole reply at once, in qemu-ga's key order, when it fits.
+    // First read as much as the one-piece layout fits: raw bytes at the end
+    // of the free space, the reply written in front of them. If that read
+    // satisfies the count or hits end of file, the reply goes out whole in
+    // qemu-ga's key order; otherwise those bytes become the first streamed
+    // chunk.
     const HEAD: usize = 44; // {"count": <20 digits>, "buf-b64": "
     const TAIL: usize = 16; // ", "eof": false}
     let avail = out.remaining();
-    let need = HEAD
-        .saturating_add(base64::encoded_len(want))
-        .saturating_add(TAIL)
-        .saturating_add(want);
-    if need <= avail {
-        let spare = out.spare();
-        let (front, back) = spare.split_at_mut(avail.saturating_sub(want));
-        let raw = back.get_mut(..want).unwrap_or(&mut []);
-        let n = files.read(file, raw).map_err(read_error)?.min(want);
-        let eof = n < want;
-        let mut w = Out::new(front);
+    let fit = (avail.saturating_sub(HEAD.saturating_add(TAIL)) / 7).saturating_mul(3);
+    let first = want.min(fit);
+    let spare = out.spare();
+    let (front, back) = spare.split_at_mut(avail.saturating_sub(first));
+    let raw = back.get_mut(..first).unwrap_or(&mut []);
+    let n = files.read(file, raw).map_err(read_error)?.min(first);
+    let raw = raw.get(..n).unwrap_or(&[]);
+    let mut w = Out::new(front);
+    if n < first || n == want {
         w.str("{\"count\": ");
         w.u64(n as u64);
         w.str(", \"buf-b64\": \"");
-        let at = w.len();
-        let enc = base64::encode(raw.get(..n).unwrap_or(&[]), w.spare()).unwrap_or(0);
+        let enc = base64::encode(raw, w.spare()).unwrap_or(0);
         w.advance(enc);
         w.str("\", \"eof\": ");
-        w.bool(eof);
+        w.bool(n < want);
         w.str("}");
-        let _ = at;
         let total = w.len();
-        if w.ok() {
-            out.advance(total);
-            return Ok(Body::Rendered);
-        }
-        return Err(QgaError::generic("failed to read file: reply does not fit"));
+        out.advance(total);
+        return Ok(Body::Rendered);
     }
-
-    // Streaming: send the first chunk now so that an error is still a clean
-    // error reply.
-    out.str("{\"buf-b64\": \"");
+    w.str("{\"buf-b64\": \"");
+    let enc = base64::encode(raw, w.spare()).unwrap_or(0);
+    w.advance(enc);
+    let total = w.len();
+    out.advance(total);
     let mut st = FileRead {
         file,
-        remaining: u64::try_from(count).unwrap_or(0),
-        count: 0,
+        remaining: u64::try_from(want.saturating_sub(n)).unwrap_or(0),
+        count: n as u64,
         eof: false,
     };
-    st.pump(files, out).map_err(read_error)?;
+    // More chunks while there is room (errors now end the stream early).
+    if st.pump(files, out).is_err() {
+        st.remaining = 0;
+    }
     Ok(Body::FileRead(st))
 }
 

@@ -104,7 +104,9 @@ impl Harness {
                     // only stop once nothing is pending and the stalls are
                     // spent, or the agent stays idle far longer than any
                     // stall could explain.
-                    if quiet && self.serial.stalls_spent() && !self.agent.programs_running() {
+                    // Running programs advance on polls; tests that want
+                    // them finished poll on (see `run_programs`).
+                    if quiet && self.serial.stalls_spent() {
                         return polls;
                     }
                     if idle_streak > 10_000 {
@@ -115,6 +117,19 @@ impl Harness {
                 Err(e) => match e {},
             }
         }
+    }
+
+    /// Polls until no `guest-exec` program is running (at most `limit`
+    /// polls).
+    pub fn run_programs(&mut self, limit: usize) {
+        for _ in 0..limit {
+            if !self.agent.programs_running() {
+                return;
+            }
+            self.serial.new_poll();
+            let _ = self.agent.poll(&mut self.serial);
+        }
+        panic!("programs still running after {limit} polls");
     }
 
     /// Sends `bytes`, drives, and returns the output produced.
