@@ -324,6 +324,9 @@ impl Programs for MockPrograms {
     }
 }
 
+/// An interface address: family, text, prefix.
+pub type MockAddress = (IpKind, String, i64);
+
 /// A mock board. Every field is public so tests can set or inspect it.
 pub struct MockPlatform {
     /// Time `guest-get-time` answers; `None` = not supported.
@@ -349,7 +352,7 @@ pub struct MockPlatform {
     /// Users to report.
     pub users: Vec<(String, f64)>,
     /// Interfaces to report (name, addresses).
-    pub interfaces: Vec<(String, Vec<(IpKind, String, i64)>)>,
+    pub interfaces: Vec<(String, Vec<MockAddress>)>,
     /// Memory blocks.
     pub memory_blocks: Vec<MemoryBlock>,
     /// Host name.

@@ -60,7 +60,7 @@ fn random_sessions_keep_every_property_under_transport_faults() {
             panic!("seed {} session {sessions}: {e}", seed());
         }
         // Transport faults must not change a single byte.
-        if sessions % 2 == 0 || s.requests < 50 {
+        if sessions.is_multiple_of(2) || s.requests < 50 {
             let mut h = Harness::new();
             h.serial = faulty_serial(&mut rng);
             let schedule = format!("{:?} {:?}", h.serial.read_chunks, h.serial.tx_budget);

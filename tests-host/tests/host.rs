@@ -590,10 +590,10 @@ fn test_qga_information_commands_against_binary() {
         assert!(v["size"].as_u64().unwrap() > 0);
     }
     let r = c.call(r#"{"execute":"guest-get-memory-blocks"}"#);
-    if let Some(Value::Array(a)) = r.get("return") {
-        if let Some(b) = a.first() {
-            assert!(b.get("phys-index").is_some() && b.get("online").is_some());
-        }
+    if let Some(Value::Array(a)) = r.get("return")
+        && let Some(b) = a.first()
+    {
+        assert!(b.get("phys-index").is_some() && b.get("online").is_some());
     }
     assert!(
         ok(&mut c, r#"{"execute":"guest-get-host-name"}"#)

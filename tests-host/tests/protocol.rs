@@ -531,9 +531,10 @@ fn readiness_stalls_lose_nothing() {
 
 #[test]
 fn too_deep_request_gets_one_error_and_stream_stays_in_sync() {
-    let mut cfg = AgentConfig::default();
-    cfg.max_depth = 4;
-    let mut h = Harness::with_config(cfg);
+    let mut h = Harness::with_config(AgentConfig {
+        max_depth: 4,
+        ..Default::default()
+    });
     let o = out(
         &mut h,
         b"{\"execute\":\"guest-ping\",\"id\":[[[[[1]]]]]}{\"execute\":\"guest-ping\",\"id\":1}",

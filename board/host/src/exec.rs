@@ -148,8 +148,7 @@ impl HostPrograms {
             (&mut p.stdout as &mut dyn PipeSlot, &mut io.stdout),
             (&mut p.stderr, &mut io.stderr),
         ] {
-            loop {
-                let Some(r) = pipe.reader() else { break };
+            while let Some(r) = pipe.reader() {
                 match r.read(&mut buf) {
                     Ok(0) => {
                         pipe.close();

@@ -77,8 +77,9 @@ fn uname_field(f: &[libc::c_char]) -> String {
 
 /// Calls `f` with the OS information.
 pub fn os_info(f: &mut dyn FnMut(&OsInfo<'_>)) {
-    // SAFETY: `u` is a plain C struct filled by uname().
+    // SAFETY: `utsname` is a plain C struct for which all-zero is valid.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid out-pointer for uname().
     let have_uname = unsafe { libc::uname(&mut u) } == 0;
     let (release, version, machine) = if have_uname {
         (
@@ -109,10 +110,10 @@ pub fn os_info(f: &mut dyn FnMut(&OsInfo<'_>)) {
         if line.starts_with('#') {
             continue;
         }
-        if let Some((k, v)) = line.split_once('=') {
-            if let Some(i) = KEYS.iter().position(|key| *key == k.trim()) {
-                vals[i] = Some(os_release_value(v));
-            }
+        if let Some((k, v)) = line.split_once('=')
+            && let Some(i) = KEYS.iter().position(|key| *key == k.trim())
+        {
+            vals[i] = Some(os_release_value(v));
         }
     }
     let get = |i: usize| vals[i].as_deref();
@@ -277,7 +278,7 @@ fn unescape_mount(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len() + 0
+            && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
@@ -346,8 +347,9 @@ fn statvfs(path: &str) -> (Option<u64>, Option<u64>) {
     let Ok(c) = std::ffi::CString::new(path) else {
         return (None, None);
     };
-    // SAFETY: valid NUL-terminated path and out-struct.
+    // SAFETY: `statvfs` is a plain C struct for which all-zero is valid.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and out-struct.
     if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
         return (None, None);
     }
