@@ -1,0 +1,11 @@
+//! Links with `linker/qemu-x86_64.ld` and relinks when it changes.
+
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir");
+    let script = format!("{dir}/../../linker/qemu-x86_64.ld");
+    println!("cargo:rerun-if-changed={script}");
+    println!("cargo:rustc-link-arg-bins=-T{script}");
+    println!("cargo:rustc-link-arg-bins=--no-pie");
+    // The host name the image reports, chosen at build time.
+    println!("cargo:rerun-if-env-changed=NANOQGA_HOSTNAME");
+}

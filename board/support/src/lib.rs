@@ -1,0 +1,16 @@
+//! Shared pieces of nanoqga's bare-metal boards.
+//!
+//! Everything two boards need lives here once: the file store (a RAM store
+//! under `/tmp/` plus the read-only trace file), the `guest-exec` programs,
+//! and the bare-metal system information. Hardware drivers that more than
+//! one machine uses live here too. Boards add only their hardware: boot
+//! code, the UART, the clock, power control.
+#![no_std]
+#![deny(missing_docs)]
+
+pub mod files;
+pub mod info;
+pub mod programs;
+
+pub use files::BoardFiles;
+pub use programs::BoardPrograms;
