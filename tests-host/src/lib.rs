@@ -16,6 +16,7 @@ pub mod mock;
 pub mod process;
 pub mod qemu;
 pub mod rng;
+pub mod suite;
 
 use std::collections::VecDeque;
 

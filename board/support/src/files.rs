@@ -22,7 +22,8 @@ const TRACE_ID: u32 = 0x8000_0000;
 const TRACE_READERS: usize = 4;
 
 /// RAM files plus the trace file.
-pub struct BoardFiles<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usize> {
+pub struct BoardFiles<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usize>
+{
     /// Files under `/tmp/`.
     pub ram: RamFs<FILES, SIZE, OPEN>,
     /// The trace ring.
@@ -30,14 +31,21 @@ pub struct BoardFiles<const FILES: usize, const SIZE: usize, const OPEN: usize, 
     readers: [Option<u64>; TRACE_READERS],
 }
 
-impl<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usize> BoardFiles<FILES, SIZE, OPEN, TRACE> {
+impl<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usize>
+    BoardFiles<FILES, SIZE, OPEN, TRACE>
+{
     /// An empty store.
     pub const fn new() -> Self {
-        BoardFiles { ram: RamFs::new("/tmp/"), trace: TraceRing::new(), readers: [None; TRACE_READERS] }
+        BoardFiles {
+            ram: RamFs::new("/tmp/"),
+            trace: TraceRing::new(),
+            readers: [None; TRACE_READERS],
+        }
     }
 
     fn reader(&mut self, id: FileId) -> Option<&mut Option<u64>> {
-        id.0.checked_sub(TRACE_ID).and_then(|i| self.readers.get_mut(i as usize))
+        id.0.checked_sub(TRACE_ID)
+            .and_then(|i| self.readers.get_mut(i as usize))
     }
 }
 
@@ -58,18 +66,27 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usiz
                 return Err(Errno::EACCES.into());
             }
             let oldest = self.trace.oldest();
-            let slot = self.readers.iter().position(Option::is_none).ok_or(HookError::Errno(Errno::EMFILE))?;
+            let slot = self
+                .readers
+                .iter()
+                .position(Option::is_none)
+                .ok_or(HookError::Errno(Errno::EMFILE))?;
             if let Some(r) = self.readers.get_mut(slot) {
                 *r = Some(oldest);
             }
-            return Ok(FileId(TRACE_ID.saturating_add(u32::try_from(slot).unwrap_or(0))));
+            return Ok(FileId(
+                TRACE_ID.saturating_add(u32::try_from(slot).unwrap_or(0)),
+            ));
         }
         self.ram.open(path, mode)
     }
 
     fn read(&mut self, file: FileId, buf: &mut [u8]) -> Result<usize, HookError> {
         if file.0 >= TRACE_ID {
-            let pos = self.reader(file).and_then(|r| *r).ok_or(HookError::Errno(Errno::EBADF))?;
+            let pos = self
+                .reader(file)
+                .and_then(|r| *r)
+                .ok_or(HookError::Errno(Errno::EBADF))?;
             let (n, next) = self.trace.read_at(pos, buf);
             if let Some(r) = self.reader(file) {
                 *r = Some(next);
@@ -134,7 +151,10 @@ mod tests {
         assert_eq!(f.read(id, &mut buf).unwrap(), 5);
         assert_eq!(&buf[..5], b"boot\n");
         assert_eq!(f.write(id, b"x"), Err(HookError::Errno(Errno::EBADF)));
-        assert_eq!(f.open(TRACE_PATH, OpenMode::parse("a").unwrap()), Err(HookError::Errno(Errno::EACCES)));
+        assert_eq!(
+            f.open(TRACE_PATH, OpenMode::parse("a").unwrap()),
+            Err(HookError::Errno(Errno::EACCES))
+        );
         f.close(id).unwrap();
         assert_eq!(f.close(id), Err(HookError::Errno(Errno::EBADF)));
         assert_eq!(f.open("/etc/x", r), Err(HookError::Errno(Errno::ENOENT)));

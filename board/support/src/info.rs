@@ -10,7 +10,11 @@ pub fn os_info(machine: &'static str) -> OsInfo<'static> {
         machine: Some(machine),
         id: Some("nanoqga"),
         name: Some("nanoqga"),
-        pretty_name: Some(concat!("nanoqga ", env!("CARGO_PKG_VERSION"), " (bare metal)")),
+        pretty_name: Some(concat!(
+            "nanoqga ",
+            env!("CARGO_PKG_VERSION"),
+            " (bare metal)"
+        )),
         version: Some(env!("CARGO_PKG_VERSION")),
         version_id: Some(env!("CARGO_PKG_VERSION")),
         variant: None,

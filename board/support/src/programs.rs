@@ -18,7 +18,12 @@ pub struct BoardPrograms<'a> {
 }
 
 impl Programs for BoardPrograms<'_> {
-    fn start(&mut self, req: &ExecRequest<'_>, state: &mut ExecState, io: &mut ExecIo<'_>) -> Result<ExecStatus, HookError> {
+    fn start(
+        &mut self,
+        req: &ExecRequest<'_>,
+        state: &mut ExecState,
+        io: &mut ExecIo<'_>,
+    ) -> Result<ExecStatus, HookError> {
         if let Some(s) = programs::start_standard(req, io) {
             return Ok(s);
         }

@@ -1,0 +1,256 @@
+//! The end-to-end suite every board image must pass, over whatever channel
+//! the VM wires (ISA serial, virtio-serial port, virtconsole).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::process::Client;
+use crate::{b64decode, b64encode, error_of};
+
+fn ok(c: &mut Client, json: &str) -> Value {
+    let r = c.call(json);
+    r.get("return")
+        .cloned()
+        .unwrap_or_else(|| panic!("{json} failed: {r}"))
+}
+
+fn err(c: &mut Client, json: &str) -> String {
+    let r = c.call(json);
+    error_of(&r)
+        .unwrap_or_else(|| panic!("{json} did not fail: {r}"))
+        .1
+}
+
+fn host_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64
+}
+
+/// Leading garbage then the canonical resync.
+pub fn resync_after_garbage(c: &mut Client) {
+    c.send(b"garbage {\"half\": [1, \"open string\xff\x00 }}]] ");
+    c.resync(0x7E57_0001);
+}
+
+/// The suite: protocol, time, files, programs, errors.
+pub fn run(c: &mut Client, machine: &str) {
+    resync_after_garbage(c);
+    assert_eq!(
+        ok(c, r#"{"execute":"guest-sync","arguments":{"id":77}}"#),
+        77
+    );
+    ok(c, r#"{"execute":"guest-ping"}"#);
+    let info = ok(c, r#"{"execute":"guest-info"}"#);
+    assert_eq!(info["version"], "4.2.0");
+    assert_eq!(
+        info["supported_commands"].as_array().map(Vec::len),
+        Some(35)
+    );
+
+    // Time: within 2 s of the host, then set and read back.
+    let t = ok(c, r#"{"execute":"guest-get-time"}"#)
+        .as_i64()
+        .expect("time");
+    let dt = (t - host_ns()).abs();
+    assert!(
+        dt < 2_000_000_000,
+        "guest clock off by {} ms",
+        dt / 1_000_000
+    );
+    let target = host_ns() + 3_600 * 1_000_000_000;
+    ok(
+        c,
+        &format!(r#"{{"execute":"guest-set-time","arguments":{{"time":{target}}}}}"#),
+    );
+    let t = ok(c, r#"{"execute":"guest-get-time"}"#)
+        .as_i64()
+        .expect("time");
+    assert!(
+        (t - target).abs() < 2_000_000_000,
+        "after set-time: off by {} ms",
+        (t - target) / 1_000_000
+    );
+    // Re-read from the hardware clock: the RTC now holds the set time.
+    ok(c, r#"{"execute":"guest-set-time"}"#);
+    let t = ok(c, r#"{"execute":"guest-get-time"}"#)
+        .as_i64()
+        .expect("time");
+    assert!(
+        (t - target).abs() < 3_000_000_000,
+        "RTC did not keep the set time: off by {} ms",
+        (t - target) / 1_000_000
+    );
+    let now = host_ns();
+    ok(
+        c,
+        &format!(r#"{{"execute":"guest-set-time","arguments":{{"time":{now}}}}}"#),
+    );
+    assert_eq!(
+        err(c, r#"{"execute":"guest-set-time","arguments":{"time":-5}}"#),
+        "Invalid time"
+    );
+
+    // Files on the RAM store: write, seek, read back byte-exact.
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 31 + 7) as u8).collect();
+    let fh = ok(
+        c,
+        r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/e2e.bin","mode":"w+"}}"#,
+    )
+    .as_i64()
+    .expect("handle");
+    assert_eq!(fh, 1000);
+    for chunk in data.chunks(1000) {
+        let w = ok(
+            c,
+            &format!(
+                r#"{{"execute":"guest-file-write","arguments":{{"handle":{fh},"buf-b64":"{}"}}}}"#,
+                b64encode(chunk)
+            ),
+        );
+        assert_eq!(w["count"].as_u64(), Some(chunk.len() as u64));
+    }
+    let s = ok(
+        c,
+        &format!(
+            r#"{{"execute":"guest-file-seek","arguments":{{"handle":{fh},"offset":0,"whence":"set"}}}}"#
+        ),
+    );
+    assert_eq!(s["position"], 0);
+    let r = ok(
+        c,
+        &format!(r#"{{"execute":"guest-file-read","arguments":{{"handle":{fh},"count":10000}}}}"#),
+    );
+    assert_eq!(
+        (r["count"].as_u64(), r["eof"].as_bool()),
+        (Some(3000), Some(true))
+    );
+    assert_eq!(b64decode(r["buf-b64"].as_str().expect("data")), data);
+    ok(
+        c,
+        &format!(r#"{{"execute":"guest-file-close","arguments":{{"handle":{fh}}}}}"#),
+    );
+    // The trace ring shows what the agent saw.
+    let th = ok(
+        c,
+        r#"{"execute":"guest-file-open","arguments":{"path":"/var/log/nanoqga.log"}}"#,
+    )
+    .as_i64()
+    .expect("h");
+    let r = ok(
+        c,
+        &format!(r#"{{"execute":"guest-file-read","arguments":{{"handle":{th},"count":65536}}}}"#),
+    );
+    let trace = String::from_utf8(b64decode(r["buf-b64"].as_str().expect("trace"))).expect("text");
+    assert!(
+        trace.contains(&format!("nanoqga 0.1.0 on {machine}")),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("Command { id: FileWrite, ok: true }"),
+        "{trace}"
+    );
+    ok(
+        c,
+        &format!(r#"{{"execute":"guest-file-close","arguments":{{"handle":{th}}}}}"#),
+    );
+
+    // Programs: the health check runs across polls.
+    let pid = ok(c, r#"{"execute":"guest-exec","arguments":{"path":"/usr/libexec/nanoqga/health-check","capture-output":true}}"#)
+        ["pid"]
+        .as_i64()
+        .expect("pid");
+    let status = (0..2000)
+        .find_map(|_| {
+            let s = ok(
+                c,
+                &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
+            );
+            (s["exited"] == true).then_some(s)
+        })
+        .expect("health check finishes");
+    assert_eq!(status["exitcode"], 0);
+    let out =
+        String::from_utf8(b64decode(status["out-data"].as_str().expect("out"))).expect("text");
+    assert!(out.ends_with("4 patterns, 0 errors\nPASS\n"), "{out}");
+    let pid = ok(c, r#"{"execute":"guest-exec","arguments":{"path":"/bin/echo","arg":["-n","hi"],"capture-output":true}}"#)
+        ["pid"]
+        .as_i64()
+        .expect("pid");
+    let s = ok(
+        c,
+        &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
+    );
+    assert_eq!(b64decode(s["out-data"].as_str().expect("out")), b"hi");
+
+    // System information.
+    let os = ok(c, r#"{"execute":"guest-get-osinfo"}"#);
+    assert_eq!(
+        (os["id"].as_str(), os["machine"].as_str()),
+        (Some("nanoqga"), Some(machine))
+    );
+    assert!(ok(c, r#"{"execute":"guest-get-host-name"}"#)["host-name"].is_string());
+    assert!(
+        !ok(c, r#"{"execute":"guest-get-vcpus"}"#)
+            .as_array()
+            .expect("vcpus")
+            .is_empty()
+    );
+    assert!(
+        ok(c, r#"{"execute":"guest-get-memory-block-info"}"#)["size"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+
+    // Errors.
+    let r = c.call(r#"{"execute":"guest-nope","id":"e"}"#);
+    assert_eq!(r["id"], "e");
+    assert_eq!(error_of(&r).expect("error").0, "CommandNotFound");
+    assert_eq!(
+        err(c, r#"{"execute":"guest-ping","arguments":{"x":1}}"#),
+        "Parameter 'x' is unexpected"
+    );
+    assert_eq!(
+        err(
+            c,
+            r#"{"execute":"guest-file-read","arguments":{"handle":4242}}"#
+        ),
+        "handle '4242' has not been found"
+    );
+    assert_eq!(
+        err(
+            c,
+            r#"{"execute":"guest-file-open","arguments":{"path":"/etc/passwd"}}"#
+        ),
+        "failed to open file '/etc/passwd' (mode: 'r'): No such file or directory"
+    );
+    assert!(
+        err(
+            c,
+            r#"{"execute":"guest-exec","arguments":{"path":"/bin/sh"}}"#
+        )
+        .contains("No such file or directory")
+    );
+    assert_eq!(
+        err(c, r#"{"execute":"guest-fstrim"}"#),
+        "this feature or command is not currently supported"
+    );
+}
+
+/// The `qapi` crate as an independent client over the VM's channel.
+pub fn qapi_client(stream: &std::os::unix::net::UnixStream) {
+    use qapi::{Qga, qga};
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut q = Qga::from_stream(stream);
+    q.guest_sync(0x5151).expect("sync");
+    q.execute(&qga::guest_ping {}).expect("ping");
+    let info = q.execute(&qga::guest_info {}).expect("info");
+    assert_eq!(info.supported_commands.len(), 35);
+    let t = q.execute(&qga::guest_get_time {}).expect("time");
+    assert!((t - host_ns()).abs() < 3_000_000_000);
+}

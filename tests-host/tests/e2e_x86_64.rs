@@ -1,0 +1,126 @@
+//! End to end on bare metal: the x86_64 image booted by QEMU (PVH `-kernel`)
+//! on q35 and pc, QGA on an ISA 16550 wired as Proxmox's `agent: type=isa`
+//! and hand-written `-device isa-serial,chardev=…` lines do.
+
+use std::time::Duration;
+
+use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::{require_tool, suite};
+
+const ISA_SERIAL: &[&str] = &[
+    "-chardev",
+    "socket,id=qga0,path={QGA},server=on,wait=off",
+    "-device",
+    "isa-serial,chardev=qga0",
+];
+
+fn vm(machine: &str, extra: &[&str]) -> Option<Vm> {
+    if !require_tool(
+        QEMU_X86_64,
+        "apt-get install -y --no-install-recommends qemu-system-x86",
+    ) {
+        return None;
+    }
+    let image = build_board("qemu-x86_64", "x86_64-unknown-none");
+    let mut m = vec!["-machine", machine];
+    m.extend_from_slice(extra);
+    Some(Vm::start(&VmConfig {
+        qemu: QEMU_X86_64,
+        machine: &m,
+        image: &image,
+        devices: ISA_SERIAL,
+        qmp: false,
+    }))
+}
+
+#[test]
+fn q35_isa_serial_suite() {
+    let Some(vm) = vm("q35", &[]) else { return };
+    let mut c = vm.client();
+    suite::run(&mut c, "x86_64");
+    suite::qapi_client(&c.stream);
+}
+
+#[test]
+fn pc_isa_serial_suite() {
+    let Some(vm) = vm("pc", &[]) else { return };
+    let mut c = vm.client();
+    suite::run(&mut c, "x86_64");
+}
+
+fn shutdown(machine: &str, mode: &str, extra: &[&str]) {
+    let Some(mut vm) = vm(machine, extra) else {
+        return;
+    };
+    let mut c = vm.client();
+    c.resync(1);
+    // Nothing comes back on success, then QEMU goes away.
+    c.send(
+        format!(r#"{{"execute":"guest-shutdown","arguments":{{"mode":"{mode}"}},"id":9}}"#)
+            .as_bytes(),
+    );
+    let status = vm
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("QEMU still running after {mode}"));
+    assert_eq!(status.code(), Some(0), "{}", vm.stderr());
+    assert!(
+        !c.drain(Duration::from_millis(100)).contains(&b'{'),
+        "no reply on success"
+    );
+}
+
+#[test]
+fn q35_powerdown_exits_qemu() {
+    shutdown("q35", "powerdown", &[]);
+}
+
+#[test]
+fn pc_powerdown_exits_qemu() {
+    shutdown("pc", "powerdown", &[]);
+}
+
+#[test]
+fn q35_reboot_with_no_reboot_exits_qemu() {
+    shutdown("q35", "reboot", &["-no-reboot"]);
+}
+
+#[test]
+fn pc_reboot_with_no_reboot_exits_qemu() {
+    shutdown("pc", "reboot", &["-no-reboot"]);
+}
+
+#[test]
+fn q35_reboot_comes_back() {
+    let Some(vm) = vm("q35", &[]) else { return };
+    let mut c = vm.client();
+    c.resync(1);
+    let fh = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"w"}}"#)["return"].as_i64();
+    assert_eq!(fh, Some(1000));
+    c.send(br#"{"execute":"guest-shutdown","arguments":{"mode":"reboot"}}"#);
+    std::thread::sleep(Duration::from_millis(500));
+    // A fresh agent: handles count from 1000 again, the RAM store is empty.
+    c.resync(2);
+    let r = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"r"}}"#);
+    assert!(
+        r["error"]["desc"]
+            .as_str()
+            .unwrap_or("")
+            .contains("No such file"),
+        "{r}"
+    );
+}
+
+#[test]
+fn q35_halt_stops_answering_but_qemu_runs() {
+    let Some(mut vm) = vm("q35", &[]) else { return };
+    let mut c = vm.client();
+    c.resync(1);
+    c.send(br#"{"execute":"guest-shutdown","arguments":{"mode":"halt"}}"#);
+    std::thread::sleep(Duration::from_millis(300));
+    c.send(br#"{"execute":"guest-ping"}"#);
+    assert_eq!(c.drain(Duration::from_millis(500)), b"");
+    assert!(
+        vm.wait_exit(Duration::from_millis(200)).is_none(),
+        "QEMU must keep running after halt"
+    );
+}
