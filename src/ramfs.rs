@@ -42,17 +42,36 @@ impl<const SIZE: usize> RamFile<SIZE> {
     }
 }
 
-#[derive(Clone, Copy, Default)]
+/// An open file. No `Option` here: an unused slot must be all zero bytes
+/// (see `RamFs::prefix`).
+#[derive(Clone, Copy)]
 struct Open {
     used: bool,
     file: usize,
     pos: u64,
-    mode: Option<OpenMode>,
+    mode: OpenMode,
+}
+
+impl Open {
+    const CLOSED: Open = Open {
+        used: false,
+        file: 0,
+        pos: 0,
+        mode: OpenMode {
+            read: false,
+            write: false,
+            append: false,
+            create: false,
+            truncate: false,
+        },
+    };
 }
 
 /// The store.
 pub struct RamFs<const FILES: usize, const SIZE: usize, const OPEN: usize> {
-    prefix: &'static str,
+    /// Paths served (`None`: any path). An `Option` keeps an empty store
+    /// all-zero, so a store in a `static` costs `.bss`, not image bytes.
+    prefix: Option<&'static str>,
     files: [RamFile<SIZE>; FILES],
     open: [Open; OPEN],
 }
@@ -60,21 +79,26 @@ pub struct RamFs<const FILES: usize, const SIZE: usize, const OPEN: usize> {
 impl<const FILES: usize, const SIZE: usize, const OPEN: usize> RamFs<FILES, SIZE, OPEN> {
     /// An empty store for paths under `prefix` (e.g. `"/tmp/"`).
     pub const fn new(prefix: &'static str) -> Self {
+        let mut fs = Self::any();
+        fs.prefix = Some(prefix);
+        fs
+    }
+
+    /// An empty store for any path (the caller decides which paths reach it).
+    pub const fn any() -> Self {
         RamFs {
-            prefix,
+            prefix: None,
             files: [RamFile::EMPTY; FILES],
-            open: [Open {
-                used: false,
-                file: 0,
-                pos: 0,
-                mode: None,
-            }; OPEN],
+            open: [Open::CLOSED; OPEN],
         }
     }
 
     /// Whether this store serves `path`.
     pub fn serves(&self, path: &str) -> bool {
-        path.starts_with(self.prefix) && path.len() > self.prefix.len()
+        match self.prefix {
+            Some(p) => path.starts_with(p) && path.len() > p.len(),
+            None => !path.is_empty(),
+        }
     }
 
     /// Bytes of data stored.
@@ -166,7 +190,7 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore
                 used: true,
                 file,
                 pos: 0,
-                mode: Some(mode),
+                mode,
             };
         }
         Ok(FileId(u32::try_from(slot).unwrap_or(u32::MAX)))
@@ -174,7 +198,7 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore
 
     fn read(&mut self, id: FileId, buf: &mut [u8]) -> Result<usize, HookError> {
         let o = *self.slot(id)?;
-        if !o.mode.is_some_and(|m| m.read) {
+        if !o.mode.read {
             return Err(Errno::EBADF.into());
         }
         let f = self
@@ -192,9 +216,10 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore
 
     fn write(&mut self, id: FileId, data: &[u8]) -> Result<usize, HookError> {
         let o = *self.slot(id)?;
-        let Some(mode) = o.mode.filter(|m| m.write) else {
+        let mode = o.mode;
+        if !mode.write {
             return Err(Errno::EBADF.into());
-        };
+        }
         let f = self
             .files
             .get_mut(o.file)
@@ -243,7 +268,7 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize> FileStore
 
     fn close(&mut self, id: FileId) -> Result<(), HookError> {
         let o = self.slot(id)?;
-        *o = Open::default();
+        *o = Open::CLOSED;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! * [`process`] spawns `nanoqga-host` and qemu-ga on unix sockets under a
 //!   temporary directory; [`qemu`] boots board images in QEMU.
 
+pub mod elf;
 pub mod faults;
 pub mod mock;
 pub mod process;

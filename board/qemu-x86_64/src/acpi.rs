@@ -92,19 +92,31 @@ pub unsafe fn parse(rsdp: u64) -> Acpi {
         }
         let rev = *p.add(15);
         let rsdt = u64::from(core::ptr::read_unaligned(p.add(16) as *const u32));
-        let xsdt = if rev >= 2 { core::ptr::read_unaligned(p.add(24) as *const u64) } else { 0 };
+        let xsdt = if rev >= 2 {
+            core::ptr::read_unaligned(p.add(24) as *const u64)
+        } else {
+            0
+        };
         (rev, rsdt, xsdt)
     };
     let _ = rev;
     let (root, entry_size) = if xsdt != 0 { (xsdt, 8) } else { (rsdt, 4) };
     // SAFETY: the RSDP points to the root table.
-    let Some(root) = (unsafe { Table::at(root) }) else { return acpi };
+    let Some(root) = (unsafe { Table::at(root) }) else {
+        return acpi;
+    };
     let mut off = 36;
     while off + entry_size <= root.len {
-        let addr = if entry_size == 8 { root.u64(off) } else { root.u32(off).map(u64::from) };
+        let addr = if entry_size == 8 {
+            root.u64(off)
+        } else {
+            root.u32(off).map(u64::from)
+        };
         off += entry_size;
         // SAFETY: entries of the root table point to tables.
-        let Some(t) = addr.and_then(|a| unsafe { Table::at(a) }) else { continue };
+        let Some(t) = addr.and_then(|a| unsafe { Table::at(a) }) else {
+            continue;
+        };
         match &t.signature() {
             b"FACP" => fadt(&t, &mut acpi),
             b"APIC" => acpi.cpus = madt_cpus(&t),
@@ -116,13 +128,17 @@ pub unsafe fn parse(rsdp: u64) -> Acpi {
 }
 
 fn fadt(t: &Table, acpi: &mut Acpi) {
-    acpi.pm1a_cnt = t.u32(64).and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0);
+    acpi.pm1a_cnt = t
+        .u32(64)
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|&p| p != 0);
     // RESET_REG is valid from FADT revision 2 when flag RESET_REG_SUP (bit 10) is set.
     let flags = t.u32(112).unwrap_or(0);
-    if t.len >= 129 && flags & (1 << 10) != 0 {
-        if let (Some(space), Some(addr), Some(value)) = (t.u8(116), t.u64(120), t.u8(128)) {
-            acpi.reset = Some((space, addr, value));
-        }
+    if t.len >= 129
+        && flags & (1 << 10) != 0
+        && let (Some(space), Some(addr), Some(value)) = (t.u8(116), t.u64(120), t.u8(128))
+    {
+        acpi.reset = Some((space, addr, value));
     }
     let dsdt = match t.u64(140) {
         Some(x) if t.len >= 148 && x != 0 => x,

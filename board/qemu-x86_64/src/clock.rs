@@ -160,7 +160,7 @@ fn write_rtc(secs: i64) {
         conv(hour)
     } else {
         // 12-hour mode: 12 for midnight and noon, bit 7 for PM.
-        let h12 = if hour % 12 == 0 { 12 } else { hour % 12 };
+        let h12 = if hour.is_multiple_of(12) { 12 } else { hour % 12 };
         conv(h12) | if hour >= 12 { 0x80 } else { 0 }
     };
     cmos_write(0x0B, b | 0x80); // SET: stop updates while writing
@@ -204,7 +204,12 @@ impl Clock {
                 HPET_AT_BOOT.store(hpet_counter().unwrap_or(0), Ordering::Relaxed);
             }
         }
-        let mut c = Clock { anchor_ns: 0, anchor_ticks: 0, synced: false, last_rtc_sec: cmos(0x00) };
+        let mut c = Clock {
+            anchor_ns: 0,
+            anchor_ticks: 0,
+            synced: false,
+            last_rtc_sec: cmos(0x00),
+        };
         c.anchor_now(rtc_seconds());
         c
     }
@@ -233,7 +238,8 @@ impl Clock {
         match hpet_counter() {
             Some(c) => {
                 let dt = ticks_to_ns(c.wrapping_sub(self.anchor_ticks));
-                self.anchor_ns.saturating_add(i64::try_from(dt).unwrap_or(i64::MAX))
+                self.anchor_ns
+                    .saturating_add(i64::try_from(dt).unwrap_or(i64::MAX))
             }
             None => rtc_seconds().saturating_mul(1_000_000_000),
         }

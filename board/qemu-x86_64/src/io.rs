@@ -9,7 +9,9 @@ use core::arch::asm;
 /// valid for it.
 pub unsafe fn outb(port: u16, value: u8) {
     // SAFETY: the caller guarantees the port access is valid.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    }
 }
 
 /// Reads a byte from an I/O port.
@@ -19,7 +21,9 @@ pub unsafe fn outb(port: u16, value: u8) {
 pub unsafe fn inb(port: u16) -> u8 {
     let value: u8;
     // SAFETY: the caller guarantees the port access is valid.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
@@ -29,5 +33,7 @@ pub unsafe fn inb(port: u16) -> u8 {
 /// As for [`outb`].
 pub unsafe fn outw(port: u16, value: u16) {
     // SAFETY: the caller guarantees the port access is valid.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags))
+    }
 }

@@ -59,7 +59,10 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     let board = Board {
         clock,
         files: FILES.take(),
-        programs: BoardPrograms { region: HEALTH_REGION.take(), uptime_ns: clock::uptime_ns },
+        programs: BoardPrograms {
+            region: HEALTH_REGION.take(),
+            uptime_ns: clock::uptime_ns,
+        },
         power: None,
         cpus: acpi.cpus,
         ram,
@@ -78,7 +81,9 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         let idle = matches!(agent.poll(&mut uart), Ok(Poll::Idle));
         agent.platform().clock.tick();
         if let Some(mode) = agent.platform().power.take() {
-            agent.platform().trace(format_args!("guest-shutdown {mode:?}"));
+            agent
+                .platform()
+                .trace(format_args!("guest-shutdown {mode:?}"));
             // Let the UART send everything before the machine goes.
             let _ = embedded_io::Write::flush(&mut uart);
             match mode {

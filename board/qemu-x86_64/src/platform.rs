@@ -6,7 +6,8 @@ use core::ops::ControlFlow;
 use nanoqga::Event;
 use nanoqga::error::HookError;
 use nanoqga::platform::{
-    FileStore, FsInfo, MemoryBlock, NetInterface, OsInfo, Platform, Programs, ShutdownMode, Timezone, User, Vcpu,
+    FileStore, FsInfo, MemoryBlock, NetInterface, OsInfo, Platform, Programs, ShutdownMode,
+    Timezone, User, Vcpu,
 };
 use nanoqga_board::{BoardFiles, BoardPrograms, info};
 
@@ -41,7 +42,12 @@ impl Board {
     /// Writes a line to the trace ring, stamped with the uptime.
     pub fn trace(&mut self, args: core::fmt::Arguments<'_>) {
         let t = uptime_ns();
-        let _ = write!(self.files.trace, "[{:5}.{:06}] ", t / 1_000_000_000, t / 1000 % 1_000_000);
+        let _ = write!(
+            self.files.trace,
+            "[{:5}.{:06}] ",
+            t / 1_000_000_000,
+            t / 1000 % 1_000_000
+        );
         self.files.trace.line(args);
     }
 }
@@ -88,7 +94,10 @@ impl Platform for Board {
 
     fn timezone(&mut self, f: &mut dyn FnMut(&Timezone<'_>)) -> Result<(), HookError> {
         // The RTC keeps UTC.
-        f(&Timezone { zone: Some("UTC"), offset: 0 });
+        f(&Timezone {
+            zone: Some("UTC"),
+            offset: 0,
+        });
         Ok(())
     }
 
@@ -100,7 +109,11 @@ impl Platform for Board {
     fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
         for id in 0..self.cpus.max(1) {
             // The agent runs on CPU 0; the others stay parked by firmware.
-            let v = Vcpu { logical_id: i64::from(id), online: true, can_offline: Some(false) };
+            let v = Vcpu {
+                logical_id: i64::from(id),
+                online: true,
+                can_offline: Some(false),
+            };
             if f(&v).is_break() {
                 break;
             }
@@ -112,7 +125,10 @@ impl Platform for Board {
         Ok(MEMORY_BLOCK)
     }
 
-    fn memory_blocks(&mut self, f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>) -> Result<(), HookError> {
+    fn memory_blocks(
+        &mut self,
+        f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         let mut last = None;
         for &(start, len) in self.ram.iter().filter(|r| r.1 != 0) {
             let first = start / MEMORY_BLOCK;
@@ -122,7 +138,13 @@ impl Platform for Board {
                     continue;
                 }
                 last = Some(index);
-                if f(&MemoryBlock { phys_index: index, online: true, can_offline: Some(false) }).is_break() {
+                if f(&MemoryBlock {
+                    phys_index: index,
+                    online: true,
+                    can_offline: Some(false),
+                })
+                .is_break()
+                {
                     return Ok(());
                 }
             }
@@ -130,7 +152,10 @@ impl Platform for Board {
         Ok(())
     }
 
-    fn fs_info(&mut self, f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
+    fn fs_info(
+        &mut self,
+        f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         let used = self.files.ram.used_bytes() as u64;
         let _ = f(&FsInfo {
             name: "ramfs",
@@ -143,7 +168,10 @@ impl Platform for Board {
         Ok(())
     }
 
-    fn network_interfaces(&mut self, _f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
+    fn network_interfaces(
+        &mut self,
+        _f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
         // No network devices are driven.
         Ok(())
     }

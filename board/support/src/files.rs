@@ -18,6 +18,9 @@ pub const TRACE_PATH: &str = "/var/log/nanoqga.log";
 /// File ids at or above this are trace readers.
 const TRACE_ID: u32 = 0x8000_0000;
 
+/// RAM files live under this directory.
+pub const RAM_PREFIX: &str = "/tmp/";
+
 /// Trace readers open at once.
 const TRACE_READERS: usize = 4;
 
@@ -37,7 +40,7 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usiz
     /// An empty store.
     pub const fn new() -> Self {
         BoardFiles {
-            ram: RamFs::new("/tmp/"),
+            ram: RamFs::any(),
             trace: TraceRing::new(),
             readers: [None; TRACE_READERS],
         }
@@ -77,6 +80,14 @@ impl<const FILES: usize, const SIZE: usize, const OPEN: usize, const TRACE: usiz
             return Ok(FileId(
                 TRACE_ID.saturating_add(u32::try_from(slot).unwrap_or(0)),
             ));
+        }
+        if !path.starts_with(RAM_PREFIX) || path.len() <= RAM_PREFIX.len() {
+            return Err(if mode.create {
+                Errno::EACCES
+            } else {
+                Errno::ENOENT
+            }
+            .into());
         }
         self.ram.open(path, mode)
     }
