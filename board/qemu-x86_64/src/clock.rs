@@ -160,7 +160,11 @@ fn write_rtc(secs: i64) {
         conv(hour)
     } else {
         // 12-hour mode: 12 for midnight and noon, bit 7 for PM.
-        let h12 = if hour.is_multiple_of(12) { 12 } else { hour % 12 };
+        let h12 = if hour.is_multiple_of(12) {
+            12
+        } else {
+            hour % 12
+        };
         conv(h12) | if hour >= 12 { 0x80 } else { 0 }
     };
     cmos_write(0x0B, b | 0x80); // SET: stop updates while writing

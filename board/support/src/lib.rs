@@ -8,6 +8,8 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod console;
+pub mod dma;
 pub mod files;
 pub mod info;
 pub mod programs;
