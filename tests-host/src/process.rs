@@ -232,7 +232,13 @@ impl Client {
                 continue;
             }
             let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read during resync");
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) => panic!(
+                    "read during resync: {e}; received so far: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            };
             assert!(n > 0, "closed during resync");
             self.buf.extend_from_slice(&chunk[..n]);
         }

@@ -113,6 +113,11 @@ impl Vm {
         for d in cfg.devices {
             cmd.arg(d.replace("{QGA}", qga.to_str().expect("utf-8 path")));
         }
+        if cfg.qemu == QEMU_X86_64 {
+            // The image mirrors its trace to port 0xE9; shown if a test fails.
+            cmd.arg("-debugcon")
+                .arg(format!("file:{}", dir.path().join("debug.log").display()));
+        }
         if let Some(q) = &qmp {
             cmd.arg("-qmp")
                 .arg(format!("unix:{},server=on,wait=off", q.display()));
@@ -169,6 +174,15 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Ok(log) = std::fs::read_to_string(self.dir.path().join("debug.log"))
+        {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- guest trace (last 40 lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -14,6 +14,7 @@ mod io;
 mod pci;
 mod platform;
 mod power;
+mod uart;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 use nanoqga::platform::ShutdownMode;
@@ -22,7 +23,6 @@ use nanoqga_board::BoardPrograms;
 use nanoqga_board::console::VirtioConsole;
 use pvh::start_info::reader::StartInfoReader;
 use static_cell::ConstStaticCell;
-use uart_16550::Uart16550;
 use virtio_drivers::transport::pci::PciTransport;
 
 use crate::platform::{Board, Files, RamMap};
@@ -40,9 +40,16 @@ static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 
 
 /// The QGA channel: the virtio port if one is named
 /// `org.qemu.guest_agent.0`, else COM1.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a single instance for the program's life; no heap to box into"
+)]
 enum Channel {
-    Uart(Uart16550<uart_16550::backend::PioBackend>),
+    Uart(uart::Com1),
     Virtio(VirtioConsole<PciTransport>),
+    /// Neither (yet): nothing to read, nothing written. The agent waits for
+    /// a virtio console still discovering its ports.
+    Mute,
 }
 
 impl embedded_io::ErrorType for Channel {
@@ -54,6 +61,7 @@ impl ReadReady for Channel {
         Ok(match self {
             Channel::Uart(u) => u.read_ready()?,
             Channel::Virtio(v) => v.readable(),
+            Channel::Mute => false,
         })
     }
 }
@@ -63,6 +71,7 @@ impl Read for Channel {
         Ok(match self {
             Channel::Uart(u) => u.read(buf)?,
             Channel::Virtio(v) => v.read(buf).unwrap_or(0),
+            Channel::Mute => 0,
         })
     }
 }
@@ -72,6 +81,7 @@ impl WriteReady for Channel {
         Ok(match self {
             Channel::Uart(u) => u.write_ready()?,
             Channel::Virtio(v) => v.writable(),
+            Channel::Mute => true,
         })
     }
 }
@@ -81,6 +91,7 @@ impl Write for Channel {
         Ok(match self {
             Channel::Uart(u) => u.write(buf)?,
             Channel::Virtio(v) => v.write(buf).unwrap_or(0),
+            Channel::Mute => buf.len(),
         })
     }
 
@@ -96,31 +107,79 @@ impl Write for Channel {
                     core::hint::spin_loop();
                 }
             }
+            Channel::Mute => {}
         }
         Ok(())
     }
 }
 
+/// What the virtio scan found.
+enum Virtio {
+    /// A console whose agent port is known.
+    Found(VirtioConsole<PciTransport>),
+    /// A console still discovering its ports (QEMU answers control messages
+    /// from its main loop, which can lag when the host is busy): the agent
+    /// starts on COM1 and switches when the port shows up.
+    Pending(VirtioConsole<PciTransport>),
+    None,
+}
+
 /// Starts each virtio console in turn and keeps the first that has the
-/// agent's port.
-fn find_virtio_port() -> Option<VirtioConsole<PciTransport>> {
-    for transport in pci::console_transports() {
-        let Ok(mut con) = VirtioConsole::new(transport) else {
-            continue;
+/// agent's port. Discovery normally takes well under a millisecond; boot
+/// waits at most 50 ms of the boot clock for it.
+fn find_virtio_port(notes: &mut heapless::String<256>) -> Virtio {
+    use core::fmt::Write as _;
+    let transports = pci::console_transports();
+    mark("boot: pci scan\n");
+    let mut pending = None;
+    for transport in transports {
+        let mut con = match VirtioConsole::new(transport) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = write!(notes, "virtio console: {e:?}; ");
+                continue;
+            }
         };
-        // QEMU answers the control messages synchronously; a few polls
-        // finish the port discovery.
-        for _ in 0..100_000 {
-            if !con.discovering() {
+        mark("boot: virtio started\n");
+        let start = clock::uptime_ns();
+        loop {
+            // Mostly memory reads; the clock (an MMIO read, which takes
+            // QEMU's big lock that its main loop needs to answer us) only
+            // every 1024 polls.
+            for _ in 0..1024 {
+                con.poll();
+                core::hint::spin_loop();
+            }
+            let waited = clock::uptime_ns().saturating_sub(start);
+            if con.port().is_some()
+                || (!con.discovering() && waited > 5_000_000)
+                || waited > 50_000_000
+            {
                 break;
             }
-            con.poll();
         }
         if con.port().is_some() {
-            return Some(con);
+            return Virtio::Found(con);
+        }
+        if con.discovering() && pending.is_none() {
+            let _ = write!(notes, "virtio console still discovering; ");
+            pending = Some(con);
+        } else {
+            let _ = write!(notes, "virtio console without agent port; ");
         }
     }
-    None
+    pending.map_or(Virtio::None, Virtio::Pending)
+}
+
+/// Spins between polls of an idle agent (about 2 µs under TCG).
+const IDLE_SPIN: u32 = 2000;
+
+/// Boot progress marks on QEMU's debug console (port 0xE9).
+fn mark(s: &str) {
+    for b in s.bytes() {
+        // SAFETY: 0xE9 is QEMU's debug console; elsewhere an unused port.
+        unsafe { io::outb(0xE9, b) };
+    }
 }
 
 /// The Rust entry, called by the boot code in long mode.
@@ -141,26 +200,18 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
             *slot = (e.addr, e.size);
         }
     }
+    mark("boot: start_info\n");
     // SAFETY: the RSDP address comes from QEMU's start_info.
     let acpi = unsafe { acpi::parse(rsdp) };
+    mark("boot: acpi\n");
+    let clock = clock::Clock::init(acpi.hpet.or(Some(0xFED0_0000)));
+    mark("boot: clock\n");
     // SAFETY: the arena is static memory in the identity-mapped first 4 GiB,
     // used by nothing else.
     unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
-    let mut channel = match find_virtio_port() {
-        Some(v) => Channel::Virtio(v),
-        None => {
-            // SAFETY: 0x3F8 is COM1; this image is its only user.
-            let mut uart = match unsafe { Uart16550::new_port(0x3F8) } {
-                Ok(u) => u,
-                Err(_) => power::halt(),
-            };
-            // 8N1 with the FIFO on. No loopback test: nothing but replies
-            // goes out.
-            let _ = uart.init(uart_16550::Config::default());
-            Channel::Uart(uart)
-        }
-    };
-    let clock = clock::Clock::init(acpi.hpet.or(Some(0xFED0_0000)));
+    mark("boot: dma\n");
+    let mut notes = heapless::String::<256>::new();
+    let virtio = find_virtio_port(&mut notes);
     let board = Board {
         clock,
         files: FILES.take(),
@@ -173,6 +224,30 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         ram,
     };
     let mut agent = Agent::new(STORAGE.take(), board, AgentConfig::default());
+    let (mut channel, mut pending) = match virtio {
+        Virtio::Found(v) => (Channel::Virtio(v), None),
+        found => {
+            let pending = match found {
+                Virtio::Pending(v) => Some(v),
+                _ => None,
+            };
+            let mut early = [0u8; 16];
+            match uart::Com1::probe(&mut early) {
+                Some((u, n)) => {
+                    // Bytes a client wrote while we booted.
+                    let room = agent.input_space();
+                    let n = n.min(room.len());
+                    room[..n].copy_from_slice(&early[..n]);
+                    agent.input_received(n);
+                    (Channel::Uart(u), pending)
+                }
+                None => {
+                    let _ = core::fmt::Write::write_str(&mut notes, "no COM1; ");
+                    (Channel::Mute, pending)
+                }
+            }
+        }
+    };
     agent.platform().trace(format_args!(
         "nanoqga {} on x86_64: {} cpu(s), pm1a {:?}, s5 {}, reset {:?}, hpet {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -182,6 +257,9 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         acpi.reset,
         acpi.hpet
     ));
+    if !notes.is_empty() {
+        agent.platform().trace(format_args!("{notes}"));
+    }
     match &channel {
         Channel::Virtio(v) => {
             let (used, size) = nanoqga_board::dma::stats();
@@ -193,14 +271,48 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         Channel::Uart(_) => agent
             .platform()
             .trace(format_args!("channel: COM1 (16550)")),
+        Channel::Mute => agent.platform().trace(format_args!("channel: none yet")),
     }
     loop {
         let idle = matches!(agent.poll(&mut channel), Ok(Poll::Idle));
         if let Channel::Virtio(v) = &mut channel {
+            while let Some((port, event, value)) = v.take_log() {
+                agent.platform().trace(format_args!(
+                    "virtio control: port {port} event {event} value {value}"
+                ));
+            }
             if v.take_new_client() {
                 agent
                     .platform()
                     .trace(format_args!("virtio: host connected"));
+            }
+            let lost = v.lost_tx();
+            match v.take_hangup() {
+                Ok(false) => {}
+                Ok(true) => {
+                    agent
+                        .platform()
+                        .trace(format_args!("virtio: host hung up ({lost} tx lost)"));
+                    agent.reset_connection();
+                }
+                Err(e) => {
+                    agent
+                        .platform()
+                        .trace(format_args!("virtio: restart failed: {e:?}"));
+                    agent.reset_connection();
+                }
+            }
+        }
+        if let Some(v) = pending.as_mut() {
+            v.poll();
+            if v.port().is_some() {
+                agent.platform().trace(format_args!(
+                    "channel: virtio-serial port {:?} (found late)",
+                    v.port()
+                ));
+                if let Some(v) = pending.take() {
+                    channel = Channel::Virtio(v);
+                }
                 agent.reset_connection();
             }
         }
@@ -218,7 +330,13 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
             }
         }
         if idle {
-            core::hint::spin_loop();
+            // Back off between polls: every UART or clock poll is a port or
+            // MMIO access that takes QEMU's big lock, which its main loop
+            // needs to move the host's bytes to us. A few microseconds of
+            // memory-only spinning leaves it room.
+            for _ in 0..IDLE_SPIN {
+                core::hint::spin_loop();
+            }
         }
     }
 }

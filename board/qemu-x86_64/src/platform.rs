@@ -38,10 +38,32 @@ pub struct Board {
     pub ram: RamMap,
 }
 
+/// QEMU's debug console (`-debugcon file:…`, port 0xE9): the trace is
+/// mirrored there so a guest that never answers can still be diagnosed.
+struct DebugCon;
+
+impl core::fmt::Write for DebugCon {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            // SAFETY: port 0xE9 is QEMU's debug console when configured and
+            // an unclaimed port otherwise; writes have no other effect.
+            unsafe { crate::io::outb(0xE9, b) };
+        }
+        Ok(())
+    }
+}
+
 impl Board {
-    /// Writes a line to the trace ring, stamped with the uptime.
+    /// Writes a line to the trace ring, stamped with the uptime, and to
+    /// the debug console.
     pub fn trace(&mut self, args: core::fmt::Arguments<'_>) {
         let t = uptime_ns();
+        let _ = writeln!(
+            DebugCon,
+            "[{:5}.{:06}] {args}",
+            t / 1_000_000_000,
+            t / 1000 % 1_000_000
+        );
         let _ = write!(
             self.files.trace,
             "[{:5}.{:06}] ",

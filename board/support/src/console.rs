@@ -19,9 +19,16 @@
 //!    management as `VSERPORT_CHANGE open: true` (libvirt waits for it).
 //!    Console ports are opened as the spec requires; other ports are left
 //!    alone.
-//! 5. A host PORT_OPEN 0 → 1 on the served port is a new client:
-//!    [`VirtioConsole::take_new_client`] tells the board, which resets the
-//!    agent.
+//! 5. A host hang-up (PORT_OPEN 0 on the served port) discards what the
+//!    old client sent and [`VirtioConsole::take_hangup`] tells the board,
+//!    which resets the agent. Only data provably older than the hang-up is
+//!    dropped: control and data travel on separate queues, so after seeing
+//!    the hang-up the driver drains the data queue once more and then checks
+//!    that the control queue is still quiet. A new client's data needs a
+//!    PORT_OPEN 1 queued *before* it, so a quiet control queue proves that
+//!    every received byte is the old client's. If a reconnect raced in,
+//!    nothing is dropped and the new client resyncs with 0xFF, exactly as it
+//!    must with qemu-ga (which never learns of hang-ups on virtio-serial).
 //!
 //! Without MULTIPORT (`-device virtio-serial,max_ports=1` with a
 //! `virtconsole`), port 0 is served directly.
@@ -33,7 +40,7 @@
 
 use heapless::Deque;
 use virtio_drivers::queue::VirtQueue;
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 
 use crate::dma::{self, Dma};
 
@@ -46,6 +53,8 @@ pub const MAX_PORTS: usize = 8;
 
 /// Ring size of every queue (descriptors).
 const QUEUE: usize = 8;
+/// Alignment of data and control buffers.
+const BUF_ALIGN: usize = 16;
 /// Control receive buffers (each holds a message and a port name).
 const CTRL_RX: usize = 8;
 const CTRL_RX_LEN: usize = 256;
@@ -143,20 +152,33 @@ impl<const N: usize> Ring<N> {
         self.posted.push_back((token, i as u8)).is_ok()
     }
 
-    /// Takes back the oldest buffer the device finished: (buffer, length).
-    fn pop(&mut self) -> Option<(usize, usize)> {
-        let token = self.queue.peek_used()?;
-        let &(t, i) = self.posted.front()?;
-        if t != token {
-            return None;
+    /// Gives the buffers back to the arena (the device must be reset).
+    fn free(self) {
+        for b in self.bufs {
+            dma::free(b, BUF_ALIGN);
         }
+    }
+
+    /// Takes back the next buffer the device finished: (buffer, length).
+    /// Buffers posted before it and not returned are lost (QEMU finishes a
+    /// queue's buffers in order, so a skipped one was dropped by the
+    /// device); they are forgotten and `lost` counts them.
+    fn pop(&mut self, lost: &mut usize) -> Option<(usize, usize)> {
+        let token = self.queue.peek_used()?;
+        let at = self.posted.iter().position(|&(t, _)| t == token)?;
+        for _ in 0..at {
+            self.posted.pop_front();
+            *lost = lost.saturating_add(1);
+        }
+        let &(_, i) = self.posted.front()?;
         let i = usize::from(i);
         let buf = self.bufs.get_mut(i)?;
-        // SAFETY: `token` was returned by `add` for exactly this buffer, in
-        // the same direction; the device is done with it.
-        let len = if self.index % 2 == 0 {
+        let len = if self.index.is_multiple_of(2) {
+            // SAFETY: `token` was returned by `add` for exactly this buffer,
+            // as a receive buffer; the device is done with it.
             unsafe { self.queue.pop_used(token, &[], &mut [&mut **buf]) }
         } else {
+            // SAFETY: as above, as a transmit buffer.
             unsafe { self.queue.pop_used(token, &[&**buf], &mut []) }
         };
         self.posted.pop_front();
@@ -204,48 +226,29 @@ pub struct VirtioConsole<T: Transport> {
     /// Received bytes: (buffer, length, consumed).
     received: Deque<(u8, u16, u16), DATA_RX>,
     host_open: bool,
+    /// The host connected (for the board's trace).
     new_client: bool,
+    /// The host hung up; input is gated until the board takes it.
+    hangup: bool,
+    /// Transmit buffers the device kept (QEMU drops a throttled buffer
+    /// without returning it when the host hangs up).
+    lost_tx: usize,
+    /// Recent control messages (id, event, value), for the board's trace.
+    log: Deque<(u32, u16, u16), 16>,
 }
 
 impl<T: Transport> VirtioConsole<T> {
     /// Negotiates, sets up the queues and starts the device.
-    pub fn new(mut transport: T) -> Result<Self, Error> {
+    pub fn new(transport: T) -> Result<Self, Error> {
         if transport.device_type() != DeviceType::Console {
             return Err(Error::NotConsole);
         }
-        let features = transport.begin_init(Features::MULTIPORT | Features::VERSION_1);
-        let multiport = features.contains(Features::MULTIPORT);
-        let ports = if multiport {
-            // max_nr_ports: config offset 4.
-            let n: u32 = transport.read_config_space(4).unwrap_or(1);
-            (n as usize).clamp(1, MAX_PORTS)
-        } else {
-            1
-        };
-        let mut queues: [Option<(VirtQueue<Dma, QUEUE>, VirtQueue<Dma, QUEUE>)>; MAX_PORTS] =
-            [const { None }; MAX_PORTS];
-        for (p, slot) in queues.iter_mut().enumerate().take(ports) {
-            let rx = rx_queue(p);
-            let r =
-                VirtQueue::new(&mut transport, rx, false, false).map_err(|_| Error::Queue(rx))?;
-            let t = VirtQueue::new(&mut transport, rx + 1, false, false)
-                .map_err(|_| Error::Queue(rx + 1))?;
-            *slot = Some((r, t));
-        }
-        let (ctrl_rx, ctrl_tx) = if multiport {
-            (
-                Some(Ring::new(&mut transport, 2, CTRL_RX_LEN)?),
-                Some(Ring::new(&mut transport, 3, 64)?),
-            )
-        } else {
-            (None, None)
-        };
         let mut con = VirtioConsole {
             transport,
-            multiport,
-            ctrl_rx,
-            ctrl_tx,
-            queues,
+            multiport: false,
+            ctrl_rx: None,
+            ctrl_tx: None,
+            queues: [const { None }; MAX_PORTS],
             ports: [Port::default(); MAX_PORTS],
             ready_todo: Deque::new(),
             ready_pending: false,
@@ -253,24 +256,88 @@ impl<T: Transport> VirtioConsole<T> {
             served: None,
             free_tx: Deque::new(),
             received: Deque::new(),
-            host_open: !multiport,
+            host_open: false,
             new_client: false,
+            hangup: false,
+            lost_tx: 0,
+            log: Deque::new(),
         };
-        if let Some(rx) = con.ctrl_rx.as_mut() {
+        con.start()?;
+        Ok(con)
+    }
+
+    fn start(&mut self) -> Result<(), Error> {
+        let features = self
+            .transport
+            .begin_init(Features::MULTIPORT | Features::VERSION_1);
+        self.multiport = features.contains(Features::MULTIPORT);
+        let ports = if self.multiport {
+            // max_nr_ports: config offset 4.
+            let n: u32 = self.transport.read_config_space(4).unwrap_or(1);
+            (n as usize).clamp(1, MAX_PORTS)
+        } else {
+            1
+        };
+        for p in 0..ports {
+            let rx = rx_queue(p);
+            let r = VirtQueue::new(&mut self.transport, rx, false, false)
+                .map_err(|_| Error::Queue(rx))?;
+            let t = VirtQueue::new(&mut self.transport, rx + 1, false, false)
+                .map_err(|_| Error::Queue(rx + 1))?;
+            self.queues[p] = Some((r, t));
+        }
+        if self.multiport {
+            self.ctrl_rx = Some(Ring::new(&mut self.transport, 2, CTRL_RX_LEN)?);
+            self.ctrl_tx = Some(Ring::new(&mut self.transport, 3, 64)?);
+        }
+        self.host_open = !self.multiport;
+        if let Some(rx) = self.ctrl_rx.as_mut() {
             for i in 0..CTRL_RX {
                 rx.post_rx(i);
             }
-            rx.notify(&mut con.transport);
+            rx.notify(&mut self.transport);
         }
-        if !multiport {
-            con.serve(0)?;
+        if !self.multiport {
+            self.serve(0)?;
         }
-        con.transport.finish_init();
-        if multiport {
-            con.send_ctrl(0, DEVICE_READY, 1);
+        self.transport.finish_init();
+        if self.multiport {
+            self.send_ctrl(0, DEVICE_READY, 1);
         }
-        con.poll();
-        Ok(con)
+        self.poll();
+        Ok(())
+    }
+
+    /// Resets the device and gives every ring and buffer back to the arena.
+    fn stop(&mut self) {
+        // After the reset the device no longer touches any of our memory.
+        self.transport.set_status(DeviceStatus::empty());
+        if let Some(r) = self.ctrl_rx.take() {
+            r.free();
+        }
+        if let Some(r) = self.ctrl_tx.take() {
+            r.free();
+        }
+        if let Some((_, rx, tx)) = self.served.take() {
+            rx.free();
+            tx.free();
+        }
+        for q in self.queues.iter_mut() {
+            *q = None;
+        }
+        self.ports = [Port::default(); MAX_PORTS];
+        self.ready_todo.clear();
+        self.ready_pending = false;
+        self.ctrl_out.clear();
+        self.free_tx.clear();
+        self.received.clear();
+        self.host_open = false;
+        self.lost_tx = 0;
+    }
+
+    /// Transmit buffers the device never gave back (see [`Self::take_hangup`]).
+    pub fn lost_tx(&self) -> usize {
+        self.lost_tx
     }
 
     /// Bytes of the DMA arena in use (rings and buffers of every driver).
@@ -288,9 +355,15 @@ impl<T: Transport> VirtioConsole<T> {
         self.host_open
     }
 
-    /// Whether port discovery is still going on (PORT_READY replies pending).
+    /// Whether port discovery is still going on: a control message we sent
+    /// (DEVICE_READY, PORT_READY) has not been taken yet, or its replies
+    /// are still to be handled. QEMU may take a while when its main loop is
+    /// busy; boards bound the wait with their clock and keep polling.
     pub fn discovering(&self) -> bool {
-        self.ready_pending || !self.ready_todo.is_empty() || !self.ctrl_out.is_empty()
+        self.ready_pending
+            || !self.ready_todo.is_empty()
+            || !self.ctrl_out.is_empty()
+            || self.ctrl_tx.as_ref().is_some_and(|t| !t.posted.is_empty())
     }
 
     /// Whether every transmitted buffer has been taken by the device.
@@ -301,9 +374,42 @@ impl<T: Transport> VirtioConsole<T> {
             .is_none_or(|(_, _, tx)| tx.posted.is_empty())
     }
 
-    /// True once after the host side (re)connected: a new client.
+    /// The oldest control message not yet taken: (port, event, value).
+    pub fn take_log(&mut self) -> Option<(u32, u16, u16)> {
+        self.log.pop_front()
+    }
+
+    /// True once after the host side (re)connected.
     pub fn take_new_client(&mut self) -> bool {
         core::mem::take(&mut self.new_client)
+    }
+
+    /// True once after the host hung up and the old client's input was
+    /// discarded: the board resets the agent (partial request, owed reply).
+    /// Until then nothing is readable.
+    ///
+    /// QEMU 7.2 (`discard_throttle_data`) detaches the transmit buffer it
+    /// was stuck on when the host hangs up without ever returning it, and
+    /// its descriptor stays taken. If any transmit buffer is still out at
+    /// the hang-up (or one was seen skipped), the device is reset and
+    /// started again here, between clients, so such losses never pile up.
+    /// The reset costs one port discovery (about a millisecond).
+    ///
+    /// # Errors
+    /// A restart that could not set the queues up again.
+    pub fn take_hangup(&mut self) -> Result<bool, Error> {
+        if !core::mem::take(&mut self.hangup) {
+            return Ok(false);
+        }
+        let stuck = self
+            .served
+            .as_ref()
+            .is_some_and(|(_, _, tx)| !tx.posted.is_empty());
+        if stuck || self.lost_tx > 0 {
+            self.stop();
+            self.start()?;
+        }
+        Ok(true)
     }
 
     fn serve(&mut self, port: usize) -> Result<(), Error> {
@@ -340,7 +446,7 @@ impl<T: Transport> VirtioConsole<T> {
             return;
         };
         let mut free: heapless::Vec<usize, CTRL_TX> = (0..CTRL_TX).collect();
-        while let Some((i, _)) = tx.pop() {
+        while let Some((i, _)) = tx.pop(&mut 0) {
             let _ = free.push(i);
         }
         free.retain(|i| !tx.posted.iter().any(|&(_, p)| usize::from(p) == *i));
@@ -368,12 +474,22 @@ impl<T: Transport> VirtioConsole<T> {
     }
 
     fn poll_control(&mut self) {
+        let was_open = self.host_open;
+        // QEMU queues its replies to a control message before it hands the
+        // message's buffer back, and may do so later than the notify (its
+        // main loop serves the queue). So: reclaim first, and if nothing we
+        // sent is still out, the drain below sees every reply.
+        self.flush_ctrl();
+        let settled =
+            self.ctrl_out.is_empty() && self.ctrl_tx.as_ref().is_none_or(|t| t.posted.is_empty());
         let mut handled = false;
         loop {
             let Some(rx) = self.ctrl_rx.as_mut() else {
                 return;
             };
-            let Some((i, len)) = rx.pop() else { break };
+            let Some((i, len)) = rx.pop(&mut 0) else {
+                break;
+            };
             let mut msg = [0u8; CTRL_RX_LEN];
             let len = len.min(CTRL_RX_LEN);
             msg[..len].copy_from_slice(&rx.bufs[i][..len]);
@@ -383,24 +499,25 @@ impl<T: Transport> VirtioConsole<T> {
                 self.control(&msg[..len]);
             }
         }
-        if handled {
-            if let Some(rx) = self.ctrl_rx.as_mut() {
-                rx.notify(&mut self.transport);
-            }
+        if handled && let Some(rx) = self.ctrl_rx.as_mut() {
+            rx.notify(&mut self.transport);
+        }
+        if was_open && !self.host_open {
+            self.hung_up();
         }
         // One PORT_READY at a time: its replies must find posted buffers.
         let replies_in = self
             .ctrl_rx
             .as_ref()
             .is_some_and(|r| r.posted.len() == CTRL_RX);
-        if self.ready_pending && replies_in {
+        if self.ready_pending && settled && replies_in {
             self.ready_pending = false;
         }
-        if !self.ready_pending {
-            if let Some(id) = self.ready_todo.pop_front() {
-                self.ready_pending = true;
-                self.send_ctrl(id, PORT_READY, 1);
-            }
+        if !self.ready_pending
+            && let Some(id) = self.ready_todo.pop_front()
+        {
+            self.ready_pending = true;
+            self.send_ctrl(id, PORT_READY, 1);
         }
         self.flush_ctrl();
     }
@@ -409,6 +526,10 @@ impl<T: Transport> VirtioConsole<T> {
         let id = u32::from_le_bytes([msg[0], msg[1], msg[2], msg[3]]);
         let event = u16::from_le_bytes([msg[4], msg[5]]);
         let value = u16::from_le_bytes([msg[6], msg[7]]);
+        if self.log.is_full() {
+            self.log.pop_front();
+        }
+        let _ = self.log.push_back((id, event, value));
         let p = id as usize;
         match event {
             PORT_ADD => {
@@ -447,25 +568,39 @@ impl<T: Transport> VirtioConsole<T> {
                     }
                 }
             }
-            PORT_OPEN => {
-                if self.port() == Some(p) {
-                    let open = value != 0;
-                    if open && !self.host_open {
-                        self.new_client = true;
-                        self.received.clear();
-                    }
-                    self.host_open = open;
+            PORT_OPEN if self.port() == Some(p) => {
+                let open = value != 0;
+                if open && !self.host_open {
+                    self.new_client = true;
                 }
+                self.host_open = open;
             }
             _ => {}
         }
+    }
+
+    /// The control queue ended in "host closed": drop the old client's
+    /// input if that is provably all we hold (see the module docs).
+    fn hung_up(&mut self) {
+        self.poll_data();
+        let quiet = self.ctrl_rx.as_ref().is_none_or(|r| !r.queue.can_pop());
+        if !quiet {
+            return;
+        }
+        if let Some((_, rx, _)) = self.served.as_mut() {
+            while let Some((i, _, _)) = self.received.pop_front() {
+                rx.post_rx(usize::from(i));
+            }
+            rx.notify(&mut self.transport);
+        }
+        self.hangup = true;
     }
 
     fn poll_data(&mut self) {
         let Some((_, rx, tx)) = self.served.as_mut() else {
             return;
         };
-        while let Some((i, len)) = rx.pop() {
+        while let Some((i, len)) = rx.pop(&mut 0) {
             if len == 0 {
                 rx.post_rx(i);
                 continue;
@@ -474,17 +609,17 @@ impl<T: Transport> VirtioConsole<T> {
                 .received
                 .push_back((i as u8, len.min(u16::MAX as usize) as u16, 0));
         }
-        while let Some((i, _)) = tx.pop() {
+        while let Some((i, _)) = tx.pop(&mut self.lost_tx) {
             let _ = self.free_tx.push_back(i as u8);
         }
     }
 
-    /// Received bytes waiting. While a new client is not yet taken (see
-    /// [`Self::take_new_client`]) nothing is readable: the new client's bytes
-    /// must reach a freshly reset agent, not the old client's parser.
+    /// Received bytes waiting. While a hang-up is not yet taken (see
+    /// [`Self::take_hangup`]) nothing is readable: later bytes must reach
+    /// a freshly reset agent, not the old client's parser.
     pub fn readable(&mut self) -> bool {
         self.poll();
-        !self.new_client && !self.received.is_empty()
+        !self.hangup && !self.received.is_empty()
     }
 
     /// Copies received bytes into `out`; 0 when none.
@@ -541,7 +676,7 @@ impl<T: Transport> VirtioConsole<T> {
 fn alloc_bufs<const N: usize>(len: usize) -> Result<[&'static mut [u8]; N], Error> {
     let mut bufs: [Option<&'static mut [u8]>; N] = [const { None }; N];
     for b in bufs.iter_mut() {
-        *b = Some(dma::alloc(len, 16).ok_or(Error::OutOfDma)?);
+        *b = Some(dma::alloc(len, BUF_ALIGN).ok_or(Error::OutOfDma)?);
     }
     Ok(bufs.map(|b| b.unwrap_or_default()))
 }

@@ -2,9 +2,10 @@
 //!
 //! Contract: boards call [`init`] once with a static, page-aligned arena in
 //! identity-mapped RAM (physical address = virtual address). Virtqueue rings
-//! (whole pages) and the console's buffers are carved from it and never
-//! returned while the agent runs; [`stats`] reports what is used. Running out
-//! is an error at driver start-up, never a panic later.
+//! (whole pages) and the console's buffers are carved from it at driver
+//! start-up and returned only when a driver restarts its device (after a
+//! device reset, so nothing still points at them); [`stats`] reports what
+//! is used. Running out is an error at driver start-up, never a panic.
 //!
 //! [`Dma`] implements virtio-drivers' `Hal` on top: allocation from the
 //! arena, identity translation for buffers and MMIO.
@@ -38,7 +39,7 @@ pub fn stats() -> (usize, usize) {
     (HEAP.lock().used(), SIZE.load(Ordering::SeqCst))
 }
 
-/// Allocates zeroed memory from the arena for good.
+/// Allocates zeroed memory from the arena (until [`free`]).
 pub fn alloc(len: usize, align: usize) -> Option<&'static mut [u8]> {
     let layout = Layout::from_size_align(len.max(1), align).ok()?;
     let p = HEAP.lock().allocate_first_fit(layout).ok()?;
@@ -47,6 +48,19 @@ pub fn alloc(len: usize, align: usize) -> Option<&'static mut [u8]> {
     let s = unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) };
     s.fill(0);
     Some(s)
+}
+
+/// Returns memory from [`alloc`] (same length and alignment) to the arena.
+pub fn free(buf: &'static mut [u8], align: usize) {
+    let Ok(layout) = Layout::from_size_align(buf.len().max(1), align) else {
+        return;
+    };
+    let Some(p) = NonNull::new(buf.as_mut_ptr()) else {
+        return;
+    };
+    // SAFETY: `buf` came from `alloc` with this layout and the caller gives
+    // up its only reference.
+    unsafe { HEAP.lock().deallocate(p, layout) };
 }
 
 /// virtio-drivers' `Hal` over the arena, for identity-mapped machines.
@@ -68,8 +82,14 @@ unsafe impl Hal for Dma {
         }
     }
 
-    unsafe fn dma_dealloc(_paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
-        // Queues live as long as the agent: nothing is ever freed.
+    unsafe fn dma_dealloc(_paddr: PhysAddr, vaddr: NonNull<u8>, pages: usize) -> i32 {
+        // Queues are freed when a console restarts (after a device reset).
+        let Ok(layout) = Layout::from_size_align(pages.saturating_mul(PAGE_SIZE), PAGE_SIZE) else {
+            return -1;
+        };
+        // SAFETY: virtio-drivers frees exactly what `dma_alloc` returned for
+        // this many pages, once, after the device stopped using it.
+        unsafe { HEAP.lock().deallocate(vaddr, layout) };
         0
     }
 

@@ -1,0 +1,231 @@
+//! End to end over virtio-serial on x86_64, wired exactly as libvirt and
+//! Proxmox wire the guest agent: a `virtserialport` named
+//! `org.qemu.guest_agent.0` (port 1) on a virtio-serial-pci controller, on
+//! q35's root bus (transitional device), behind a pcie-root-port
+//! (modern-only device), and on pc; plus `virtconsole` on port 0 and the
+//! single-port (no MULTIPORT) fallback.
+
+use std::time::Duration;
+
+use nanoqga_tests_host::process::Client;
+use nanoqga_tests_host::qemu::{QEMU_X86_64, Qmp, Vm, VmConfig, build_board};
+use nanoqga_tests_host::{require_tool, suite};
+
+/// libvirt's lines for `<channel type='unix'><target type='virtio'
+/// name='org.qemu.guest_agent.0'/>`, plus an unrelated second port.
+fn libvirt(controller_extra: &str) -> Vec<String> {
+    vec![
+        "-device".into(),
+        format!("virtio-serial-pci,id=virtio-serial0{controller_extra}"),
+        "-chardev".into(),
+        "socket,id=charchannel0,path={QGA},server=on,wait=off".into(),
+        "-device".into(),
+        "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0".into(),
+        "-chardev".into(),
+        "socket,id=charchannel1,path={QGA}.other,server=on,wait=off".into(),
+        "-device".into(),
+        "virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,id=channel1,name=com.example.other.0".into(),
+    ]
+}
+
+fn boot(machine: &[&str], devices: &[String], qmp: bool) -> Option<Vm> {
+    if !require_tool(
+        QEMU_X86_64,
+        "apt-get install -y --no-install-recommends qemu-system-x86",
+    ) {
+        return None;
+    }
+    let image = build_board("qemu-x86_64", "x86_64-unknown-none");
+    let devices: Vec<&str> = devices.iter().map(String::as_str).collect();
+    Some(Vm::start(&VmConfig {
+        qemu: QEMU_X86_64,
+        machine,
+        image: &image,
+        devices: &devices,
+        qmp,
+    }))
+}
+
+/// Starts paused, checks libvirt's "agent connected" signal, runs the suite.
+fn full(machine: &[&str], devices: Vec<String>) {
+    let mut m = machine.to_vec();
+    m.push("-S");
+    let Some(vm) = boot(&m, &devices, true) else {
+        return;
+    };
+    let mut qmp = Qmp::connect(vm.qmp.as_ref().expect("qmp"));
+    qmp.command(r#"{"execute":"cont"}"#);
+    // libvirt waits for this event before it calls the agent connected.
+    let ev = qmp.wait_event(
+        |e| {
+            e["event"] == "VSERPORT_CHANGE"
+                && e["data"]["id"] == "channel0"
+                && e["data"]["open"] == true
+        },
+        Duration::from_secs(20),
+    );
+    assert_eq!(ev["data"]["open"], true);
+    let mut c = vm.client();
+    suite::run(&mut c, "x86_64");
+    suite::qapi_client(&c.stream);
+    // The unrelated port is never opened by the guest.
+    assert!(
+        !qmp.events
+            .iter()
+            .any(|e| e["event"] == "VSERPORT_CHANGE" && e["data"]["id"] == "channel1"),
+        "{:?}",
+        qmp.events
+    );
+    // The trace says which channel serves.
+    c.resync(5);
+    let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/var/log/nanoqga.log"}}"#)
+        ["return"]
+        .as_i64()
+        .unwrap();
+    let r = c.call(&format!(
+        r#"{{"execute":"guest-file-read","arguments":{{"handle":{h},"count":65536}}}}"#
+    ));
+    let trace = String::from_utf8(nanoqga_tests_host::b64decode(
+        r["return"]["buf-b64"].as_str().unwrap(),
+    ))
+    .unwrap();
+    assert!(
+        trace.contains("channel: virtio-serial port Some(1)"),
+        "{trace}"
+    );
+}
+
+#[test]
+fn q35_root_bus_transitional_device() {
+    full(&["-machine", "q35"], libvirt(""));
+}
+
+#[test]
+fn q35_behind_pcie_root_port_modern_only_device() {
+    let mut d = vec![
+        "-device".to_string(),
+        "pcie-root-port,id=rp0,chassis=1".to_string(),
+    ];
+    d.extend(libvirt(",bus=rp0"));
+    full(&["-machine", "q35"], d);
+}
+
+#[test]
+fn pc_virtio_serial() {
+    full(&["-machine", "pc"], libvirt(""));
+}
+
+#[test]
+fn host_disconnect_mid_request_then_resync_recovers() {
+    let Some(vm) = boot(&["-machine", "q35"], &libvirt(""), false) else {
+        return;
+    };
+    let mut c = vm.client();
+    c.resync(1);
+    // Half a request, then the client goes away.
+    c.send(br#"{"execute":"guest-sync","arguments":{"id":"#);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    for round in 0..3 {
+        let mut c = Client::connect(&vm.qga, Duration::from_secs(10));
+        // The old half request must not swallow the new client's input.
+        c.resync(100 + round);
+        assert_eq!(
+            c.call(r#"{"execute":"guest-sync","arguments":{"id":9}}"#)["return"],
+            9
+        );
+        // Leave mid-reply: ask for a long reply and hang up at once.
+        c.send(br#"{"execute":"guest-info"}"#);
+        drop(c);
+    }
+}
+
+#[test]
+fn throttled_host_does_not_wedge_the_agent() {
+    let Some(vm) = boot(&["-machine", "q35"], &libvirt(""), false) else {
+        return;
+    };
+    // QEMU keeps (and never returns) the buffer it was stuck on when a
+    // throttled client hangs up; rounds after the first find the driver
+    // restarting the device between clients.
+    for round in 0..4 {
+        let mut c = Client::connect(&vm.qga, Duration::from_secs(10));
+        c.resync(10 + round);
+        // Ask for far more output than the socket buffers hold, read none.
+        let burst = br#"{"execute":"guest-info"}"#.repeat(400);
+        c.send(&burst);
+        std::thread::sleep(Duration::from_millis(700));
+        drop(c);
+        if round % 2 == 1 {
+            // Give the hang-up time to arrive alone (the restart path);
+            // even rounds reconnect at once (hang-up and reconnect arrive
+            // together: nothing is dropped, the new client resyncs).
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // A new client is served normally.
+    let mut c = Client::connect(&vm.qga, Duration::from_secs(10));
+    c.resync(2);
+    assert!(
+        c.call(r#"{"execute":"guest-ping"}"#)
+            .get("return")
+            .is_some()
+    );
+}
+
+#[test]
+fn virtio_powerdown_exits_qemu() {
+    let Some(mut vm) = boot(&["-machine", "q35"], &libvirt(""), false) else {
+        return;
+    };
+    let mut c = vm.client();
+    c.resync(1);
+    c.send(br#"{"execute":"guest-shutdown"}"#);
+    let st = vm.wait_exit(Duration::from_secs(10)).expect("QEMU exits");
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn virtconsole_on_port_0_named_agent() {
+    let d: Vec<String> = [
+        "-device",
+        "virtio-serial-pci,id=vs0",
+        "-chardev",
+        "socket,id=qga0,path={QGA},server=on,wait=off",
+        "-device",
+        "virtconsole,bus=vs0.0,chardev=qga0,name=org.qemu.guest_agent.0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let Some(vm) = boot(&["-machine", "q35"], &d, false) else {
+        return;
+    };
+    let mut c = vm.client();
+    suite::run(&mut c, "x86_64");
+}
+
+#[test]
+fn single_port_device_without_multiport() {
+    // max_ports=1: QEMU does not offer MULTIPORT; port 0 is the only port.
+    let d: Vec<String> = [
+        "-device",
+        "virtio-serial-pci,id=vs0,max_ports=1",
+        "-chardev",
+        "socket,id=qga0,path={QGA},server=on,wait=off",
+        "-device",
+        "virtconsole,bus=vs0.0,chardev=qga0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let Some(vm) = boot(&["-machine", "q35"], &d, false) else {
+        return;
+    };
+    let mut c = vm.client();
+    c.resync(3);
+    assert_eq!(
+        c.call(r#"{"execute":"guest-sync","arguments":{"id":4}}"#)["return"],
+        4
+    );
+}
