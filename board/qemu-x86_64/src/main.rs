@@ -25,7 +25,9 @@ use pvh::start_info::reader::StartInfoReader;
 use static_cell::ConstStaticCell;
 use virtio_drivers::transport::pci::PciTransport;
 
-use crate::platform::{Board, Files, RamMap};
+use nanoqga_board::board::{Files, RamMap};
+
+use crate::platform::{Board, X86};
 
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
@@ -213,7 +215,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     let mut notes = heapless::String::<256>::new();
     let virtio = find_virtio_port(&mut notes);
     let board = Board {
-        clock,
+        machine: X86 { clock },
         files: FILES.take(),
         programs: BoardPrograms {
             region: HEALTH_REGION.take(),
@@ -316,7 +318,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
                 agent.reset_connection();
             }
         }
-        agent.platform().clock.tick();
+        agent.platform().machine.clock.tick();
         if let Some(mode) = agent.platform().power.take() {
             agent
                 .platform()

@@ -3,16 +3,19 @@
 //! Everything two boards need lives here once: the file store (a RAM store
 //! under `/tmp/` plus the read-only trace file), the `guest-exec` programs,
 //! and the bare-metal system information. Hardware drivers that more than
-//! one machine uses live here too. Boards add only their hardware: boot
-//! code, the UART, the clock, power control.
+//! one machine uses live here too, and so do the board hooks themselves
+//! ([`Board`], over a small [`Machine`] trait). Boards add only their
+//! hardware: boot code, the UART, the clock, power control.
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod board;
 pub mod console;
 pub mod dma;
 pub mod files;
 pub mod info;
 pub mod programs;
 
+pub use board::{Board, Machine};
 pub use files::BoardFiles;
 pub use programs::BoardPrograms;

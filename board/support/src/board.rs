@@ -1,0 +1,208 @@
+//! The board hooks every bare-metal board shares, over a small [`Machine`]
+//! trait for what differs (clock, architecture name, debug output).
+//!
+//! Contract: [`Board`] implements the core's `Platform` with the RAM file
+//! store and trace, the built-in programs, the bare-metal system
+//! information (processors and RAM as the board found them, UTC, nobody
+//! logged in, no network devices) and power requests that the board's main
+//! loop carries out once the transport has sent the reply.
+
+use core::fmt::Write as _;
+use core::ops::ControlFlow;
+
+use nanoqga::Event;
+use nanoqga::error::HookError;
+use nanoqga::platform::{
+    FileStore, FsInfo, MemoryBlock, NetInterface, OsInfo, Platform, Programs, ShutdownMode,
+    Timezone, User, Vcpu,
+};
+
+use crate::{BoardFiles, BoardPrograms, info};
+
+/// Number of RAM files under `/tmp/`.
+pub const RAM_FILES: usize = 8;
+/// Largest RAM file.
+pub const RAM_FILE_BYTES: usize = 16384;
+/// RAM files: 8 of up to 16 KiB under /tmp/, and an 8 KiB trace ring.
+pub type Files = BoardFiles<RAM_FILES, RAM_FILE_BYTES, 8, 8192>;
+
+/// RAM regions (start, length); unused entries have length 0.
+pub type RamMap = [(u64, u64); 16];
+
+/// What differs between machines.
+pub trait Machine {
+    /// The architecture name `guest-get-osinfo` reports (`machine`).
+    const ARCH: &'static str;
+    /// Memory block size reported by `guest-get-memory-block-info`
+    /// (Linux's block size on that architecture).
+    const MEMORY_BLOCK: u64;
+
+    /// Nanoseconds since boot.
+    fn uptime_ns(&self) -> u64;
+    /// Nanoseconds since the epoch.
+    fn now_ns(&mut self) -> i64;
+    /// Sets the wall clock (and the hardware clock, in whole seconds).
+    fn set_ns(&mut self, ns: i64);
+    /// Re-reads the wall clock from the hardware clock.
+    fn resync(&mut self);
+    /// Mirrors a trace line to a debug output, if the machine has one.
+    fn debug_line(&mut self, _line: core::fmt::Arguments<'_>) {}
+}
+
+/// The board: a machine plus the shared hooks.
+pub struct Board<M: Machine> {
+    /// Clock and debug output.
+    pub machine: M,
+    /// Files and the trace ring.
+    pub files: &'static mut Files,
+    /// Programs.
+    pub programs: BoardPrograms<'static>,
+    /// Power request waiting for the transport to drain.
+    pub power: Option<ShutdownMode>,
+    /// Processors found.
+    pub cpus: u32,
+    /// RAM regions.
+    pub ram: RamMap,
+}
+
+impl<M: Machine> Board<M> {
+    /// Writes a line to the trace ring (and the machine's debug output),
+    /// stamped with the uptime.
+    pub fn trace(&mut self, args: core::fmt::Arguments<'_>) {
+        let t = self.machine.uptime_ns();
+        let (s, us) = (t / 1_000_000_000, t / 1000 % 1_000_000);
+        self.machine
+            .debug_line(format_args!("[{s:5}.{us:06}] {args}"));
+        let _ = write!(self.files.trace, "[{s:5}.{us:06}] ");
+        self.files.trace.line(args);
+    }
+}
+
+impl<M: Machine> Platform for Board<M> {
+    fn now_ns(&mut self) -> Result<i64, HookError> {
+        Ok(self.machine.now_ns())
+    }
+
+    fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
+        match time_ns {
+            Some(t) => {
+                nanoqga::commands::check_settable_time(t)?;
+                self.machine.set_ns(t);
+            }
+            None => self.machine.resync(),
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
+        // Carried out by the main loop once the reply has been sent.
+        self.power = Some(mode);
+        Ok(())
+    }
+
+    fn files(&mut self) -> Option<&mut dyn FileStore> {
+        Some(self.files)
+    }
+
+    fn programs(&mut self) -> Option<&mut dyn Programs> {
+        Some(&mut self.programs)
+    }
+
+    fn host_name(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), HookError> {
+        f(option_env!("NANOQGA_HOSTNAME").unwrap_or("nanoqga"));
+        Ok(())
+    }
+
+    fn os_info(&mut self, f: &mut dyn FnMut(&OsInfo<'_>)) -> Result<(), HookError> {
+        f(&info::os_info(M::ARCH));
+        Ok(())
+    }
+
+    fn timezone(&mut self, f: &mut dyn FnMut(&Timezone<'_>)) -> Result<(), HookError> {
+        // The hardware clocks keep UTC.
+        f(&Timezone {
+            zone: Some("UTC"),
+            offset: 0,
+        });
+        Ok(())
+    }
+
+    fn users(&mut self, _f: &mut dyn FnMut(&User<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
+        // Nobody logs in to a bare-metal agent.
+        Ok(())
+    }
+
+    fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
+        for id in 0..self.cpus.max(1) {
+            // The agent runs on CPU 0; the others stay parked.
+            let v = Vcpu {
+                logical_id: i64::from(id),
+                online: true,
+                can_offline: Some(false),
+            };
+            if f(&v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn memory_block_size(&mut self) -> Result<u64, HookError> {
+        Ok(M::MEMORY_BLOCK)
+    }
+
+    fn memory_blocks(
+        &mut self,
+        f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        let mut last = None;
+        for &(start, len) in self.ram.iter().filter(|r| r.1 != 0) {
+            let first = start / M::MEMORY_BLOCK;
+            let end = start.saturating_add(len).div_ceil(M::MEMORY_BLOCK);
+            for index in first..end {
+                if last == Some(index) {
+                    continue;
+                }
+                last = Some(index);
+                if f(&MemoryBlock {
+                    phys_index: index,
+                    online: true,
+                    can_offline: Some(false),
+                })
+                .is_break()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fs_info(
+        &mut self,
+        f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        let used = self.files.ram.used_bytes() as u64;
+        let _ = f(&FsInfo {
+            name: "ramfs",
+            mountpoint: "/tmp",
+            fs_type: "ramfs",
+            used_bytes: Some(used),
+            total_bytes: Some((RAM_FILES * RAM_FILE_BYTES) as u64),
+            disks: &[],
+        });
+        Ok(())
+    }
+
+    fn network_interfaces(
+        &mut self,
+        _f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        // No network devices are driven.
+        Ok(())
+    }
+
+    fn event(&mut self, event: Event) {
+        self.trace(format_args!("{event:?}"));
+    }
+}
