@@ -1,17 +1,23 @@
 //! What is x86_64-specific in the board hooks: the clock and QEMU's debug
 //! console. Everything else is `nanoqga_board::Board`.
 
+use nanoqga::platform::ShutdownMode;
 use nanoqga_board::Machine;
 
+use crate::acpi::Acpi;
 use crate::clock::{Clock, uptime_ns};
+use crate::power;
 
 /// The board of this image.
 pub type Board = nanoqga_board::Board<X86>;
 
-/// The x86_64 machine: CMOS RTC + HPET clock, debug console at 0xE9.
+/// The x86_64 machine: CMOS RTC + HPET clock, ACPI power, debug console
+/// at 0xE9.
 pub struct X86 {
     /// Wall clock.
     pub clock: Clock,
+    /// Power-off and reset registers.
+    pub acpi: Acpi,
 }
 
 /// QEMU's debug console (`-debugcon file:…`, port 0xE9): the trace is
@@ -48,6 +54,18 @@ impl Machine for X86 {
 
     fn resync(&mut self) {
         self.clock.resync();
+    }
+
+    fn tick(&mut self) {
+        self.clock.tick();
+    }
+
+    fn power(&mut self, mode: ShutdownMode) -> ! {
+        match mode {
+            ShutdownMode::Powerdown => power::power_off(&self.acpi),
+            ShutdownMode::Reboot => power::reboot(&self.acpi),
+            ShutdownMode::Halt => power::halt(),
+        }
     }
 
     fn debug_line(&mut self, line: core::fmt::Arguments<'_>) {

@@ -47,6 +47,11 @@ pub trait Machine {
     fn resync(&mut self);
     /// Mirrors a trace line to a debug output, if the machine has one.
     fn debug_line(&mut self, _line: core::fmt::Arguments<'_>) {}
+    /// Called on every main-loop round (e.g. to align the clock to the
+    /// hardware clock's next second edge). Must be cheap.
+    fn tick(&mut self) {}
+    /// Powers off, reboots or halts, for `guest-shutdown`.
+    fn power(&mut self, mode: ShutdownMode) -> !;
 }
 
 /// The board: a machine plus the shared hooks.

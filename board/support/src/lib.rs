@@ -15,6 +15,7 @@ pub mod dma;
 pub mod files;
 pub mod info;
 pub mod programs;
+pub mod serve;
 
 pub use board::{Board, Machine};
 pub use files::BoardFiles;
