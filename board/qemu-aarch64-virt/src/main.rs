@@ -1,0 +1,177 @@
+//! nanoqga on QEMU aarch64 `virt`: a bare-metal image booted with
+//! `-machine virt -cpu cortex-a57 -kernel`, serving QGA on the virtio-serial
+//! port `org.qemu.guest_agent.0` (`-device virtio-serial-device`, i.e.
+//! virtio-mmio, as libvirt wires aarch64 guests) when there is one, else on
+//! the PL011 UART.
+//!
+//! The UART carries nothing but QGA replies: no banner, no logs. What the
+//! agent sees is kept in a trace ring readable as `/var/log/nanoqga.log`.
+#![no_std]
+#![no_main]
+
+mod boot;
+mod clock;
+mod mmu;
+mod pl011;
+mod platform;
+mod psci;
+
+use core::ptr::NonNull;
+
+use nanoqga::{Agent, AgentConfig, Storage};
+use nanoqga_board::BoardPrograms;
+use nanoqga_board::board::{Files, RamMap};
+use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
+use static_cell::ConstStaticCell;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::{DeviceType, Transport};
+
+use crate::platform::{Aarch64, Board};
+
+static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
+static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
+/// Memory the health check tests.
+static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
+
+/// DMA arena for virtio: rings (two pages per queue, 18 queues for 8 ports)
+/// and the console's buffers.
+#[repr(C, align(4096))]
+struct Arena([u8; 192 * 1024]);
+static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 1024]));
+
+/// Where QEMU puts the device tree for a non-Linux `-kernel` ELF.
+const DTB: usize = 0x4000_0000;
+/// virtio-mmio transports on virt when the device tree is missing.
+const VIRTIO_MMIO: (usize, usize, usize) = (0x0a00_0000, 0x200, 32);
+
+/// What the device tree tells: processors, RAM, virtio-mmio windows.
+struct Machine {
+    cpus: u32,
+    ram: RamMap,
+    virtio: heapless::Vec<(usize, usize), 32>,
+}
+
+fn read_dtb() -> Machine {
+    let mut m = Machine {
+        cpus: 1,
+        ram: [(0, 0); 16],
+        virtio: heapless::Vec::new(),
+    };
+    // SAFETY: QEMU loads the device tree at the start of RAM (the image is
+    // linked above it); the header's magic and size are checked first.
+    let fdt = unsafe { fdt::Fdt::from_ptr(DTB as *const u8) };
+    match fdt {
+        Ok(fdt) => {
+            m.cpus = u32::try_from(fdt.cpus().count()).unwrap_or(1).max(1);
+            for (slot, r) in m.ram.iter_mut().zip(fdt.memory().regions()) {
+                *slot = (r.starting_address as u64, r.size.unwrap_or(0) as u64);
+            }
+            for node in fdt.all_nodes() {
+                let is_virtio = node
+                    .compatible()
+                    .is_some_and(|c| c.all().any(|s| s == "virtio,mmio"));
+                if let (true, Some(mut regs)) = (is_virtio, node.reg())
+                    && let Some(r) = regs.next()
+                {
+                    let _ = m
+                        .virtio
+                        .push((r.starting_address as usize, r.size.unwrap_or(0x200)));
+                }
+            }
+        }
+        Err(_) => {
+            m.ram[0] = (0x4000_0000, 128 << 20);
+        }
+    }
+    if m.virtio.is_empty() {
+        let (base, size, n) = VIRTIO_MMIO;
+        for i in 0..n {
+            let _ = m.virtio.push((base + i * size, size));
+        }
+    }
+    // QEMU lists the transports top-down; the device lands in the last.
+    m.virtio.sort_unstable();
+    m
+}
+
+/// The virtio consoles among the MMIO transports.
+fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'static>> + '_ {
+    windows.iter().filter_map(|&(addr, size)| {
+        let header = NonNull::new(addr as *mut VirtIOHeader)?;
+        // SAFETY: each window is a virtio-mmio register block from the
+        // device tree (or the virt machine's fixed layout), identity-mapped
+        // as device memory, used by nothing else.
+        let t = unsafe { MmioTransport::new(header, size) }.ok()?;
+        (t.device_type() == DeviceType::Console).then_some(t)
+    })
+}
+
+/// The Rust entry, called by the boot code.
+///
+/// # Safety
+/// Called once, by `_start`, on CPU 0 with .bss zeroed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rust_main() -> ! {
+    // SAFETY: first thing at boot, MMU off, at EL1 on the virt machine.
+    unsafe { mmu::enable() };
+    let clock = clock::Clock::init();
+    let machine = read_dtb();
+    // SAFETY: the arena is static RAM, identity-mapped, used by nothing else.
+    unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
+    let mut notes = heapless::String::<256>::new();
+    let virtio = find_port(consoles(&machine.virtio), clock::uptime_ns, &mut notes);
+    let board = Board {
+        machine: Aarch64 { clock },
+        files: FILES.take(),
+        programs: BoardPrograms {
+            region: HEALTH_REGION.take(),
+            uptime_ns: clock::uptime_ns,
+        },
+        power: None,
+        cpus: machine.cpus,
+        ram: machine.ram,
+    };
+    let mut agent = Agent::new(STORAGE.take(), board, AgentConfig::default());
+    let (channel, pending) = match virtio {
+        Found::Port(v) => (Channel::Virtio(v), None),
+        found => {
+            let pending = match found {
+                Found::Pending(v) => Some(v),
+                _ => None,
+            };
+            // Bytes a client wrote while we booted go straight to the agent.
+            let (uart, n) = pl011::Pl011::new(agent.input_space(), clock::uptime_ns);
+            agent.input_received(n);
+            (Channel::Uart(uart), pending)
+        }
+    };
+    agent.platform().trace(format_args!(
+        "nanoqga {} on aarch64 virt: {} cpu(s), {} virtio-mmio window(s)",
+        env!("CARGO_PKG_VERSION"),
+        machine.cpus,
+        machine.virtio.len(),
+    ));
+    if !notes.is_empty() {
+        agent.platform().trace(format_args!("{notes}"));
+    }
+    trace_channel(agent.platform(), &channel, "PL011");
+    serve::<_, _, MmioTransport<'static>>(&mut agent, channel, pending)
+}
+
+/// Exceptions: none are expected (no interrupts are enabled). Report and
+/// reset, so the agent comes back rather than leaving the guest mute.
+#[unsafe(no_mangle)]
+extern "C" fn exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
+    pl011::emergency(format_args!(
+        "\nnanoqga: exception {kind} esr={esr:#x} elr={elr:#x} far={far:#x}\n"
+    ));
+    psci::reboot()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // The core has no panics on input; should board code ever panic,
+    // report it and reset.
+    pl011::emergency(format_args!("\nnanoqga: panic: {info}\n"));
+    psci::reboot()
+}

@@ -1,0 +1,51 @@
+//! What is aarch64-specific in the board hooks: the clock and PSCI power.
+//! Everything else is `nanoqga_board::Board`.
+
+use nanoqga::platform::ShutdownMode;
+use nanoqga_board::Machine;
+
+use crate::clock::{Clock, uptime_ns};
+use crate::psci;
+
+/// The board of this image.
+pub type Board = nanoqga_board::Board<Aarch64>;
+
+/// The aarch64 virt machine: PL031 + generic timer clock, PSCI power.
+pub struct Aarch64 {
+    /// Wall clock.
+    pub clock: Clock,
+}
+
+impl Machine for Aarch64 {
+    const ARCH: &'static str = "aarch64";
+    /// Linux's arm64 memory block size (with 4 KiB pages).
+    const MEMORY_BLOCK: u64 = 128 << 20;
+
+    fn uptime_ns(&self) -> u64 {
+        uptime_ns()
+    }
+
+    fn now_ns(&mut self) -> i64 {
+        self.clock.now_ns()
+    }
+
+    fn set_ns(&mut self, ns: i64) {
+        self.clock.set_ns(ns);
+    }
+
+    fn resync(&mut self) {
+        self.clock.resync();
+    }
+
+    fn tick(&mut self) {
+        self.clock.tick();
+    }
+
+    fn power(&mut self, mode: ShutdownMode) -> ! {
+        match mode {
+            ShutdownMode::Powerdown => psci::power_off(),
+            ShutdownMode::Reboot => psci::reboot(),
+            ShutdownMode::Halt => psci::halt(),
+        }
+    }
+}
