@@ -112,7 +112,9 @@ fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'s
 /// Called once, by `_start`, on CPU 0 with .bss zeroed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rust_main() -> ! {
-    // SAFETY: first thing at boot, MMU off, at EL1 on the virt machine.
+    // First, so the FIFO switch happens before a client can be writing.
+    let (uart, fifo) = pl011::Pl011::new();
+    // SAFETY: early at boot, MMU off, at EL1 on the virt machine.
     unsafe { mmu::enable() };
     let clock = clock::Clock::init();
     let machine = read_dtb();
@@ -139,9 +141,6 @@ pub unsafe extern "C" fn rust_main() -> ! {
                 Found::Pending(v) => Some(v),
                 _ => None,
             };
-            // Bytes a client wrote while we booted go straight to the agent.
-            let (uart, n) = pl011::Pl011::new(agent.input_space(), clock::uptime_ns);
-            agent.input_received(n);
             (Channel::Uart(uart), pending)
         }
     };
@@ -154,7 +153,15 @@ pub unsafe extern "C" fn rust_main() -> ! {
     if !notes.is_empty() {
         agent.platform().trace(format_args!("{notes}"));
     }
-    trace_channel(agent.platform(), &channel, "PL011");
+    trace_channel(
+        agent.platform(),
+        &channel,
+        if fifo {
+            "PL011 (FIFO on)"
+        } else {
+            "PL011 (FIFO off: a client was writing at boot)"
+        },
+    );
     serve::<_, _, MmioTransport<'static>>(&mut agent, channel, pending)
 }
 

@@ -1,14 +1,16 @@
 //! The virt machine's PL011 UART at 0x0900_0000, polled, with embedded-io
 //! traits.
 //!
-//! Contract: set-up switches the FIFOs on (without them QEMU hands over one
-//! received byte per main-loop round, about 3.5x slower) without losing
-//! bytes a client sent while the guest booted. On QEMU, switching the FIFOs
-//! on empties the receive side, and each read of DR makes QEMU hand over the
-//! next byte at once. So while bytes are arriving at boot they are read
-//! into `early` (one at a time, FIFOs still off) until the line has been
-//! quiet for 2 ms; only then are the FIFOs switched on. Should `early` fill
-//! up, the FIFOs stay off (slower, but nothing is lost).
+//! Contract: [`Pl011::new`] runs first thing at boot and switches the FIFOs
+//! on (without them QEMU hands over one received byte per main-loop round,
+//! about 3.5x slower), unless a byte is already waiting: on QEMU, switching
+//! the FIFOs empties the receive side, and reading the byte first makes
+//! QEMU hand over the next one at once, which would race with the switch.
+//! So when a client is already writing at boot (it stayed connected across
+//! a reboot, or connected while the guest was paused) the FIFOs stay off
+//! for this boot: slower, but no byte is lost. Otherwise a byte can only be
+//! lost if it arrives within the two register accesses of the switch, a
+//! few microseconds after the guest starts.
 
 use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
 
@@ -24,13 +26,12 @@ const IMSC: usize = 0x038;
 const FR_BUSY: u32 = 1 << 3;
 const FR_RXFE: u32 = 1 << 4;
 const FR_TXFF: u32 = 1 << 5;
-/// 8 data bits, FIFOs on.
-const LCR_8N1_FEN: u32 = 0x70;
+/// 8 data bits, no parity, one stop bit.
 const LCR_8N1: u32 = 0x60;
+/// FIFOs enabled.
+const LCR_FEN: u32 = 0x10;
 /// UART, transmitter and receiver enabled.
 const CR_ENABLE: u32 = 0x301;
-/// Quiet time that ends the boot-time read-out.
-const QUIET_NS: u64 = 2_000_000;
 
 /// The UART.
 pub struct Pl011(());
@@ -51,35 +52,18 @@ fn write(offset: usize, value: u32) {
 }
 
 impl Pl011 {
-    /// Sets the UART up (115200 8N1 at QEMU's 24 MHz clock, FIFOs on, no
-    /// interrupts); bytes received during boot go to `early`. Returns the
-    /// UART and how many bytes were written to `early`.
-    pub fn new(early: &mut [u8], uptime_ns: impl Fn() -> u64) -> (Pl011, usize) {
+    /// Sets the UART up: 115200 8N1 at QEMU's 24 MHz clock, no
+    /// interrupts, FIFOs on unless a byte is waiting (see the module docs).
+    /// Returns the UART and whether the FIFOs are on.
+    pub fn new() -> (Pl011, bool) {
         write(IMSC, 0);
         write(IBRD, 13);
         write(FBRD, 1);
-        let mut n = 0;
-        let mut fifo = true;
-        if read(LCR_H) & 0x10 == 0 {
-            // Read out what arrives while the line is busy.
-            let mut last = uptime_ns();
-            loop {
-                if read(FR) & FR_RXFE == 0 {
-                    let Some(slot) = early.get_mut(n) else {
-                        fifo = false;
-                        break;
-                    };
-                    *slot = read(DR) as u8;
-                    n += 1;
-                    last = uptime_ns();
-                } else if uptime_ns().saturating_sub(last) > QUIET_NS || n == 0 {
-                    break;
-                }
-            }
-        }
-        write(LCR_H, if fifo { LCR_8N1_FEN } else { LCR_8N1 });
+        let on = read(LCR_H) & LCR_FEN != 0;
+        let fifo = on || read(FR) & FR_RXFE != 0;
+        write(LCR_H, if fifo { LCR_8N1 | LCR_FEN } else { LCR_8N1 });
         write(CR, CR_ENABLE);
-        (Pl011(()), n)
+        (Pl011(()), fifo)
     }
 }
 

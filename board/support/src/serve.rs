@@ -8,7 +8,6 @@
 //! hang-ups reset it, a late-found port takes over from the UART, shutdown
 //! requests are carried out once the reply has left.
 
-
 use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
 use nanoqga::{Agent, Poll};
 use virtio_drivers::transport::Transport;
