@@ -21,6 +21,8 @@ use core::ptr::NonNull;
 use nanoqga::{Agent, AgentConfig, Storage};
 use nanoqga_board::BoardPrograms;
 use nanoqga_board::board::{Files, RamMap};
+use nanoqga_board::cell::BootCell;
+use nanoqga_board::console::VirtioConsole;
 use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
 use static_cell::ConstStaticCell;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
@@ -28,6 +30,8 @@ use virtio_drivers::transport::{DeviceType, Transport};
 
 use crate::platform::{Aarch64, Board};
 
+/// The virtio console, built in place (it is a few KiB).
+static CONSOLE: BootCell<Option<VirtioConsole<MmioTransport<'static>>>> = BootCell::new(None);
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 /// Memory the health check tests.
@@ -106,6 +110,29 @@ fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'s
     })
 }
 
+/// Stack bytes ever used and the stack's size: the stack is zeroed at boot
+/// (.bss) and grows down from `__stack_top`, so the lowest non-zero word
+/// marks the deepest point reached.
+fn stack_use() -> (usize, usize) {
+    unsafe extern "C" {
+        static __stack_bottom: u8;
+        static __stack_top: u8;
+    }
+    let bottom = core::ptr::addr_of!(__stack_bottom) as usize;
+    let top = core::ptr::addr_of!(__stack_top) as usize;
+    let size = top - bottom;
+    let mut p = bottom;
+    while p < top {
+        // SAFETY: `p` is an aligned address inside the stack region, which
+        // is mapped RAM; reading it races with nothing (one CPU).
+        if unsafe { core::ptr::read_volatile(p as *const u64) } != 0 {
+            break;
+        }
+        p += 8;
+    }
+    (top - p, size)
+}
+
 /// The Rust entry, called by the boot code.
 ///
 /// # Safety
@@ -121,13 +148,23 @@ pub unsafe extern "C" fn rust_main() -> ! {
     // SAFETY: the arena is static RAM, identity-mapped, used by nothing else.
     unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
     let mut notes = heapless::String::<256>::new();
-    let virtio = find_port(consoles(&machine.virtio), clock::uptime_ns, &mut notes);
+    // rust_main runs once, so the cell is always there.
+    let Some(slot) = CONSOLE.take() else {
+        psci::halt()
+    };
+    let virtio = find_port(
+        consoles(&machine.virtio),
+        clock::uptime_ns,
+        &mut notes,
+        slot,
+    );
     let board = Board {
         machine: Aarch64 { clock },
         files: FILES.take(),
         programs: BoardPrograms {
             region: HEALTH_REGION.take(),
             uptime_ns: clock::uptime_ns,
+            stack: stack_use,
         },
         power: None,
         cpus: machine.cpus,

@@ -18,6 +18,8 @@ mod uart;
 
 use nanoqga::{Agent, AgentConfig, Storage};
 use nanoqga_board::BoardPrograms;
+use nanoqga_board::cell::BootCell;
+use nanoqga_board::console::VirtioConsole;
 use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
 use pvh::start_info::reader::StartInfoReader;
 use static_cell::ConstStaticCell;
@@ -26,6 +28,9 @@ use nanoqga_board::board::{Files, RamMap};
 
 use crate::platform::{Board, X86};
 
+/// The virtio console, built in place (it is a few KiB).
+static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::PciTransport>>> =
+    BootCell::new(None);
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 /// Memory the health check tests.
@@ -43,6 +48,29 @@ fn mark(s: &str) {
         // SAFETY: 0xE9 is QEMU's debug console; elsewhere an unused port.
         unsafe { io::outb(0xE9, b) };
     }
+}
+
+/// Stack bytes ever used and the stack's size: the stack is zeroed at boot
+/// (.bss) and grows down from `__stack_top`, so the lowest non-zero word
+/// marks the deepest point reached.
+fn stack_use() -> (usize, usize) {
+    unsafe extern "C" {
+        static __stack_bottom: u8;
+        static __stack_top: u8;
+    }
+    let bottom = core::ptr::addr_of!(__stack_bottom) as usize;
+    let top = core::ptr::addr_of!(__stack_top) as usize;
+    let size = top - bottom;
+    let mut p = bottom;
+    while p < top {
+        // SAFETY: `p` is an aligned address inside the stack region, which
+        // is mapped RAM; reading it races with nothing (one CPU).
+        if unsafe { core::ptr::read_volatile(p as *const u64) } != 0 {
+            break;
+        }
+        p += 8;
+    }
+    (top - p, size)
 }
 
 /// The Rust entry, called by the boot code in long mode.
@@ -75,13 +103,23 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     mark("boot: dma\n");
     let mut notes = heapless::String::<256>::new();
     mark("boot: pci scan\n");
-    let virtio = find_port(pci::console_transports(), clock::uptime_ns, &mut notes);
+    // rust_main runs once, so the cell is always there.
+    let Some(slot) = CONSOLE.take() else {
+        power::halt()
+    };
+    let virtio = find_port(
+        pci::console_transports(),
+        clock::uptime_ns,
+        &mut notes,
+        slot,
+    );
     let board = Board {
         machine: X86 { clock, acpi },
         files: FILES.take(),
         programs: BoardPrograms {
             region: HEALTH_REGION.take(),
             uptime_ns: clock::uptime_ns,
+            stack: stack_use,
         },
         power: None,
         cpus: acpi.cpus,

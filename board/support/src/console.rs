@@ -238,12 +238,14 @@ pub struct VirtioConsole<T: Transport> {
 }
 
 impl<T: Transport> VirtioConsole<T> {
-    /// Negotiates, sets up the queues and starts the device.
-    pub fn new(transport: T) -> Result<Self, Error> {
+    /// Negotiates, sets up the queues and starts the device, in `slot`
+    /// (the driver is a few KiB; built in place it is never copied on the
+    /// stack). On error the slot is left empty.
+    pub fn new_in(slot: &mut Option<Self>, transport: T) -> Result<&mut Self, Error> {
         if transport.device_type() != DeviceType::Console {
             return Err(Error::NotConsole);
         }
-        let mut con = VirtioConsole {
+        let con = slot.insert(VirtioConsole {
             transport,
             multiport: false,
             ctrl_rx: None,
@@ -261,9 +263,13 @@ impl<T: Transport> VirtioConsole<T> {
             hangup: false,
             lost_tx: 0,
             log: Deque::new(),
-        };
-        con.start()?;
-        Ok(con)
+        });
+        if let Err(e) = con.start() {
+            con.stop();
+            *slot = None;
+            return Err(e);
+        }
+        slot.as_mut().ok_or(Error::NotConsole)
     }
 
     fn start(&mut self) -> Result<(), Error> {
@@ -333,6 +339,11 @@ impl<T: Transport> VirtioConsole<T> {
         self.received.clear();
         self.host_open = false;
         self.lost_tx = 0;
+    }
+
+    /// Resets the device and frees its memory (for a console not used).
+    pub fn reset(&mut self) {
+        self.stop();
     }
 
     /// Transmit buffers the device never gave back (see [`Self::take_hangup`]).

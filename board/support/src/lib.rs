@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod board;
+pub mod cell;
 pub mod console;
 pub mod dma;
 pub mod files;

@@ -2,12 +2,16 @@
 //!
 //! The standard ones from [`nanoqga::programs`] (`/bin/echo`, `/bin/cat` of
 //! `input-data`, `/bin/true`, `/bin/false`), `/bin/uptime` from the board's
-//! boot clock, and the health check, a march test over a memory region the
-//! board sets aside, run a slice per poll.
+//! boot clock, the health check, a march test over a memory region the
+//! board sets aside, run a slice per poll, and [`STATS_PATH`], which prints
+//! the board's resource figures (stack high-water mark, DMA arena use).
 
 use nanoqga::error::{Errno, HookError};
 use nanoqga::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, Programs};
 use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, UPTIME_PATH};
+
+/// Prints the board's resource figures, one `name: value` per line.
+pub const STATS_PATH: &str = "/usr/libexec/nanoqga/stats";
 
 /// The programs of a bare-metal board.
 pub struct BoardPrograms<'a> {
@@ -15,6 +19,8 @@ pub struct BoardPrograms<'a> {
     pub region: &'a mut [u8],
     /// Nanoseconds since boot.
     pub uptime_ns: fn() -> u64,
+    /// Stack bytes ever used (the high-water mark) and the stack's size.
+    pub stack: fn() -> (usize, usize),
 }
 
 impl Programs for BoardPrograms<'_> {
@@ -30,6 +36,16 @@ impl Programs for BoardPrograms<'_> {
         match req.path {
             UPTIME_PATH => Ok(programs::uptime(io, (self.uptime_ns)())),
             HEALTH_CHECK_PATH => Ok(MemTest::start(self.region, state, io)),
+            STATS_PATH => {
+                use core::fmt::Write as _;
+                let (used, size) = (self.stack)();
+                let (dma_used, dma_size) = crate::dma::stats();
+                let _ = writeln!(io.stdout, "stack-used: {used}");
+                let _ = writeln!(io.stdout, "stack-size: {size}");
+                let _ = writeln!(io.stdout, "dma-used: {dma_used}");
+                let _ = writeln!(io.stdout, "dma-size: {dma_size}");
+                Ok(ExecStatus::Exited(0))
+            }
             _ => Err(HookError::Errno(Errno::ENOENT)),
         }
     }

@@ -32,15 +32,11 @@ const PORT_WAIT_NS: u64 = 50_000_000;
 const QUIET_WAIT_NS: u64 = 5_000_000;
 
 /// The QGA channel.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "a single instance for the program's life; no heap to box into"
-)]
-pub enum Channel<U, T: Transport> {
+pub enum Channel<U, T: Transport + 'static> {
     /// The board's UART.
     Uart(U),
     /// The virtio console's agent port.
-    Virtio(VirtioConsole<T>),
+    Virtio(&'static mut VirtioConsole<T>),
     /// Neither (yet): nothing to read, writes vanish. The agent waits for a
     /// virtio console still discovering its ports.
     Mute,
@@ -125,28 +121,29 @@ where
 }
 
 /// What [`find_port`] found.
-pub enum Found<T: Transport> {
+pub enum Found<T: Transport + 'static> {
     /// A console whose agent port is known.
-    Port(VirtioConsole<T>),
+    Port(&'static mut VirtioConsole<T>),
     /// A console still discovering its ports (QEMU answers control messages
     /// from its main loop, which can lag on a busy host): the agent starts
     /// on the UART and [`serve`] switches when the port shows up.
-    Pending(VirtioConsole<T>),
+    Pending(&'static mut VirtioConsole<T>),
     /// No console with the agent port.
     None,
 }
 
-/// Starts each virtio console in turn and keeps the first that has the
-/// agent's port, waiting at most 50 ms of `uptime_ns` per console.
-/// What happened is noted in `notes` for the trace.
+/// Starts each virtio console in turn, in `slot`, and keeps the first that
+/// has the agent's port, waiting at most 50 ms of `uptime_ns` per console;
+/// one still discovering then is kept as pending. What happened is noted
+/// in `notes` for the trace.
 pub fn find_port<T: Transport>(
     transports: impl IntoIterator<Item = T>,
     uptime_ns: impl Fn() -> u64,
     notes: &mut impl core::fmt::Write,
+    slot: &'static mut Option<VirtioConsole<T>>,
 ) -> Found<T> {
-    let mut pending = None;
     for transport in transports {
-        let mut con = match VirtioConsole::new(transport) {
+        let con = match VirtioConsole::new_in(slot, transport) {
             Ok(c) => c,
             Err(e) => {
                 let _ = write!(notes, "virtio console: {e:?}; ");
@@ -167,21 +164,28 @@ pub fn find_port<T: Transport>(
                 break;
             }
         }
-        if con.port().is_some() {
-            return Found::Port(con);
+        let (found, discovering) = (con.port().is_some(), con.discovering());
+        if found || discovering {
+            if !found {
+                let _ = write!(notes, "virtio console still discovering; ");
+            }
+            return match slot.as_mut() {
+                Some(c) if found => Found::Port(c),
+                Some(c) => Found::Pending(c),
+                None => Found::None,
+            };
         }
-        if con.discovering() && pending.is_none() {
-            let _ = write!(notes, "virtio console still discovering; ");
-            pending = Some(con);
-        } else {
-            let _ = write!(notes, "virtio console without agent port; ");
+        let _ = write!(notes, "virtio console without agent port; ");
+        if let Some(c) = slot.as_mut() {
+            c.reset();
         }
+        *slot = None;
     }
-    pending.map_or(Found::None, Found::Pending)
+    Found::None
 }
 
 /// Traces which channel serves.
-pub fn trace_channel<M: Machine, U, T: Transport>(
+pub fn trace_channel<M: Machine, U, T: Transport + 'static>(
     board: &mut Board<M>,
     channel: &Channel<U, T>,
     uart: &str,
@@ -204,7 +208,7 @@ pub fn trace_channel<M: Machine, U, T: Transport>(
 pub fn serve<M, U, T>(
     agent: &mut Agent<'_, Board<M>>,
     mut channel: Channel<U, T>,
-    mut pending: Option<VirtioConsole<T>>,
+    mut pending: Option<&'static mut VirtioConsole<T>>,
 ) -> !
 where
     M: Machine,

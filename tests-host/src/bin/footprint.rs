@@ -171,7 +171,7 @@ fn main() {
         "\n## guest-file-read of a 16 KiB RAM file (count 16384; 5 runs of 20 reads; file bytes per second)\n"
     );
     println!(
-        "| board | channel | median | min | max | virtio DMA in use |\n|---|---|---|---|---|---|"
+        "| board | channel | median | min | max | virtio DMA in use | stack high-water |\n|---|---|---|---|---|---|---|"
     );
     for case in &cases {
         let vm = Vm::start(&VmConfig {
@@ -183,6 +183,15 @@ fn main() {
         });
         let mut c = vm.client();
         c.resync(1);
+        // A full suite run first, so the stack figure covers every command.
+        nanoqga_tests_host::suite::run(
+            &mut c,
+            if case.qemu == QEMU_X86_64 {
+                "x86_64"
+            } else {
+                "aarch64"
+            },
+        );
         let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/f","mode":"w+"}}"#)["return"]
             .as_i64()
             .expect("open");
@@ -194,7 +203,6 @@ fn main() {
             ));
             assert_eq!(r["return"]["count"], 2048, "{r}");
         }
-        let dma = dma_in_use(&mut c);
         let mut rates = Vec::new();
         for _ in 0..5 {
             let t = std::time::Instant::now();
@@ -210,8 +218,13 @@ fn main() {
             rates.push(20.0 * 16384.0 / t.elapsed().as_secs_f64());
         }
         rates.sort_by(f64::total_cmp);
+        let stack = board_stats(&mut c, "stack-used");
+        let dma = match board_stats(&mut c, "dma-used").as_str() {
+            "0" => "-".to_string(),
+            used => format!("{used} of {} B", board_stats(&mut c, "dma-size")),
+        };
         println!(
-            "| {} | {} | {:.0} KB/s | {:.0} KB/s | {:.0} KB/s | {dma} |",
+            "| {} | {} | {:.0} KB/s | {:.0} KB/s | {:.0} KB/s | {dma} | {stack} B |",
             case.board,
             case.channel,
             rates[2] / 1e3,
@@ -221,24 +234,23 @@ fn main() {
     }
 }
 
-/// The "DMA used of size" figure from the guest's trace, if it serves virtio.
-fn dma_in_use(c: &mut nanoqga_tests_host::process::Client) -> String {
-    let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/var/log/nanoqga.log"}}"#)
-        ["return"]
+/// A figure printed by the board's stats program.
+fn board_stats(c: &mut nanoqga_tests_host::process::Client, name: &str) -> String {
+    let pid = c.call(r#"{"execute":"guest-exec","arguments":{"path":"/usr/libexec/nanoqga/stats","capture-output":true}}"#)["return"]["pid"]
         .as_i64()
-        .expect("open trace");
+        .expect("stats pid");
     let r = c.call(&format!(
-        r#"{{"execute":"guest-file-read","arguments":{{"handle":{h},"count":65536}}}}"#
+        r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#
     ));
-    let trace = String::from_utf8_lossy(&nanoqga_tests_host::b64decode(
-        r["return"]["buf-b64"].as_str().unwrap_or(""),
+    let out = String::from_utf8_lossy(&nanoqga_tests_host::b64decode(
+        r["return"]["out-data"].as_str().unwrap_or(""),
     ))
     .into_owned();
-    trace
-        .lines()
+    out.lines()
         .find_map(|l| {
-            l.split_once("(DMA ")
-                .map(|(_, d)| d.trim_end_matches(')').to_string())
+            l.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(": "))
+                .map(str::to_string)
         })
         .unwrap_or_else(|| "-".into())
 }
