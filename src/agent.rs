@@ -398,7 +398,13 @@ impl<'s, P: Platform> Agent<'s, P> {
     where
         T: Read + ReadReady + Write + WriteReady,
     {
-        let mut progress = self.flush(io)?;
+        // Output waits while more buffered requests can add to it (one
+        // write for a pipelined batch), see `should_flush`.
+        let mut progress = if self.should_flush() {
+            self.flush(io)?
+        } else {
+            false
+        };
         progress |= self.work();
         if self.reply.is_none() && self.pending.is_none() && !self.input_buffered() {
             if !self.tx.is_empty() {
@@ -463,9 +469,12 @@ impl<'s, P: Platform> Agent<'s, P> {
         if self.tx.is_empty() {
             return false;
         }
-        // Hold replies back only while more buffered requests can follow.
+        // Hold replies back only while more buffered requests can follow
+        // and nothing waits for the output to drain (a request held back
+        // is either short of room or behind a barrier: flush for it).
         let batching = self.reply.is_none()
-            && (self.pending.is_some() || self.input_buffered())
+            && self.pending.is_none()
+            && self.input_buffered()
             && self.tx.free() >= MIN_TX_BYTES.min(self.tx.buf.len());
         !batching
     }

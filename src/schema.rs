@@ -97,26 +97,42 @@ fn span(r: &Range<usize>) -> (u32, u32) {
 /// Validates `arguments` (the object at `args`, or none) against `fields`.
 pub fn check(buf: &[u8], args: Option<Range<usize>>, fields: &[Field]) -> Result<Args, QgaError> {
     let mut out = Args::default();
+    // One walk over the members (a value can be megabytes long; walking it
+    // once per field would cost a pass each): the last value of each known
+    // field (duplicates were rejected earlier) and the first unknown key.
+    let mut unknown = None;
+    if let Some(a) = args.as_ref() {
+        for (key, value) in Members::new(buf, a.start) {
+            match fields
+                .iter()
+                .position(|f| str_eq(buf, key.clone(), f.name.as_bytes()))
+            {
+                Some(i) => {
+                    if let Some(slot) = out.spans.get_mut(i) {
+                        *slot = Some(span(&value));
+                    }
+                }
+                None => {
+                    if unknown.is_none() {
+                        unknown = Some(key);
+                    }
+                }
+            }
+        }
+    }
+    // qemu-ga's order: fields in schema order (missing, then type), then
+    // the first member nobody asked for.
     for (i, f) in fields.iter().enumerate() {
-        let value = args
-            .as_ref()
-            .and_then(|a| {
-                Members::new(buf, a.start).find(|(k, _)| str_eq(buf, k.clone(), f.name.as_bytes()))
-            })
-            .map(|(_, v)| v);
-        let Some(value) = value else {
+        let Some(value) = out.get(i) else {
             if f.optional {
                 continue;
             }
             return Err(QgaError::missing(&ParamName::Top(f.name)));
         };
-        check_value(buf, value.clone(), f.ty, &ParamName::Top(f.name))?;
-        if let Some(slot) = out.spans.get_mut(i) {
-            *slot = Some(span(&value));
-        }
+        check_value(buf, value, f.ty, &ParamName::Top(f.name))?;
     }
-    if let Some(a) = args {
-        leftover(buf, a.start, fields.iter().map(|f| f.name), ParamName::Key)?;
+    if let Some(key) = unknown {
+        return Err(QgaError::unexpected(&ParamName::Key(key)));
     }
     Ok(out)
 }

@@ -119,10 +119,37 @@ impl<'a> Out<'a> {
     }
 
     /// Appends a double as C `%.17g` (qemu-ga's format for doubles).
+    #[cfg(feature = "float-ids")]
     pub fn f64(&mut self, v: f64) {
         let mut tmp = [0u8; 40];
         let n = fmt_g17(v, &mut tmp);
         self.bytes(tmp.get(..n).unwrap_or(&[]));
+    }
+
+    /// Appends a non-negative double with microsecond precision (without
+    /// the `float-ids` feature, which brings C's `%.17g`).
+    #[cfg(not(feature = "float-ids"))]
+    pub fn f64(&mut self, v: f64) {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "saturating float-to-int casts of a time stamp"
+        )]
+        let us = (v * 1e6) as u64;
+        let mut tmp = [0u8; 20];
+        self.bytes(fmt_u64(us / 1_000_000, &mut tmp));
+        let frac = us % 1_000_000;
+        if frac != 0 {
+            let mut t2 = [0u8; 20];
+            let digits = fmt_u64(frac + 1_000_000, &mut t2);
+            let digits = digits.get(1..).unwrap_or(&[]);
+            let end = digits
+                .iter()
+                .rposition(|&d| d != b'0')
+                .map_or(0, |i| i.saturating_add(1));
+            self.bytes(b".");
+            self.bytes(digits.get(..end).unwrap_or(&[]));
+        }
     }
 
     /// Appends `"` + escaped `text` + `"`.
@@ -265,6 +292,7 @@ impl core::fmt::Write for FmtBuf<'_> {
 }
 
 /// Formats `v` as C's `%.17g` into `out`, returning the length.
+#[cfg(feature = "float-ids")]
 pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
     let mut w = FmtBuf { buf: out, len: 0 };
     if v.is_nan() {
@@ -409,6 +437,7 @@ impl IdEcho {
                     let n = normalise_integer(text, &mut tmp);
                     tmp.get(..n).unwrap_or(&[])
                 }
+                #[cfg(feature = "float-ids")]
                 TokenKind::Float => {
                     let v = parse_f64(text);
                     let n = fmt_g17(v, &mut tmp);
@@ -425,6 +454,7 @@ impl IdEcho {
     }
 }
 
+#[cfg(feature = "float-ids")]
 fn parse_f64(text: &[u8]) -> f64 {
     core::str::from_utf8(text)
         .ok()
@@ -440,9 +470,14 @@ fn normalise_integer(text: &[u8], tmp: &mut [u8; 40]) -> usize {
     } else if let Some(v) = parse_u64(text) {
         let _ = write!(o, "{v}");
     } else {
-        let mut g = [0u8; 40];
-        let n = fmt_g17(parse_f64(text), &mut g);
-        let _ = o.write_str(core::str::from_utf8(g.get(..n).unwrap_or(&[])).unwrap_or(""));
+        #[cfg(feature = "float-ids")]
+        {
+            let mut g = [0u8; 40];
+            let n = fmt_g17(parse_f64(text), &mut g);
+            let _ = o.write_str(core::str::from_utf8(g.get(..n).unwrap_or(&[])).unwrap_or(""));
+        }
+        #[cfg(not(feature = "float-ids"))]
+        let _ = o.write_str(core::str::from_utf8(text).unwrap_or("0"));
     }
     o.len
 }

@@ -151,8 +151,14 @@ pub enum Kind {
     Invalid,
 }
 
-/// The kind of the value starting at `pos`.
+/// The kind of the value starting at `pos` (of a validated message).
 pub fn kind_at(buf: &[u8], pos: usize) -> Kind {
+    // A string's kind is known from its quote: no need to scan its body
+    // (which can be megabytes of base64). Whitespace never precedes a
+    // value's start in the ranges the walkers hand out, but be exact.
+    if let Some(b'"' | b'\'') = buf.get(pos) {
+        return Kind::String;
+    }
     let Some(t) = token_at(buf, pos) else {
         return Kind::Invalid;
     };

@@ -83,9 +83,11 @@ impl embedded_io::Read for MockSerial {
             .len()
             .min(self.input.len())
             .min(self.read_chunks.next_size());
-        for b in buf.iter_mut().take(n) {
-            *b = self.input.pop_front().unwrap_or(0);
-        }
+        let (a, b) = self.input.as_slices();
+        let from_a = n.min(a.len());
+        buf[..from_a].copy_from_slice(&a[..from_a]);
+        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
+        self.input.drain(..n);
         Ok(n)
     }
 }

@@ -37,8 +37,10 @@ pub use platform::HostPlatform;
 /// Capacities of the host build: room for 3 MiB `guest-file-write` payloads
 /// (4 MiB of base64), `guest-file-read` replies of up to 64 KiB in one piece
 /// (larger ones stream), 64 open files and 16 programs with 64 KiB of output
-/// each. Memory is only touched as it is used.
-pub type HostStorage = Storage<{ 4 << 20 }, { 256 << 10 }, 64, 16, { 64 << 10 }, 4096>;
+/// each; a 64-slot duplicate-key table (objects with more than 32 members
+/// are checked in rounds; the table is cleared for every object, so a large
+/// one costs time on every request). Memory is only touched as it is used.
+pub type HostStorage = Storage<{ 4 << 20 }, { 256 << 10 }, 64, 16, { 64 << 10 }, 64>;
 
 /// The storage lives in a static (zero-initialised, so it costs nothing until
 /// touched); the mutex hands it to the one agent of the process.
