@@ -109,6 +109,13 @@ pub struct Command {
     pub(crate) handler: Handler,
 }
 
+impl Command {
+    /// The command's parameters, in schema order.
+    pub fn args(&self) -> &'static [Field] {
+        self.args
+    }
+}
+
 macro_rules! row {
     ($name:literal, $id:ident, $args:expr, $handler:path) => {
         row!($name, $id, $args, $handler, true, false)

@@ -13,6 +13,7 @@
 
 pub mod elf;
 pub mod faults;
+pub mod fuzzing;
 pub mod mock;
 pub mod process;
 pub mod qemu;
