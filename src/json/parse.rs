@@ -317,6 +317,22 @@ fn check_string(buf: &[u8], t: Token) -> Result<(), SyntaxError> {
     let body_end = tok.len().saturating_sub(1);
     let mut i = 1usize;
     while i < body_end {
+        // Fast path: eight plain ASCII bytes (no backslash, no high bit) at
+        // once; base64 payloads are nothing else.
+        if let Some(chunk) = tok.get(i..i.saturating_add(8))
+            && i.saturating_add(8) <= body_end
+            && let Ok(word) = <[u8; 8]>::try_from(chunk)
+        {
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            const HIGHS: u64 = 0x8080_8080_8080_8080;
+            let v = u64::from_le_bytes(word);
+            let x = v ^ ONES.wrapping_mul(u64::from(b'\\'));
+            let backslash = x.wrapping_sub(ONES) & !x & HIGHS;
+            if (v & HIGHS) | backslash == 0 {
+                i = i.saturating_add(8);
+                continue;
+            }
+        }
         let Some(&b) = tok.get(i) else { break };
         if b == b'\\' {
             let beg = i;
