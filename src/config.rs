@@ -161,7 +161,7 @@ pub const fn file_read_chunk(tx: usize) -> usize {
 pub const DEFAULT_AGENT_RAM: usize = DEFAULT_RX_BYTES
     + DEFAULT_TX_BYTES
     + DEFAULT_EXEC_SLOTS * 2 * DEFAULT_EXEC_CAPTURE_BYTES
-    + DEFAULT_KEY_SLOTS * 8;
+    + DEFAULT_KEY_SLOTS * 12;
 
 const _: () = check_capacities(
     DEFAULT_RX_BYTES,

@@ -67,18 +67,101 @@ impl SyntaxError {
     }
 }
 
-/// One hash slot of the duplicate-key table: the key's hash and the start of
-/// its token. Zeroed slots are free.
+/// One hash slot of the duplicate-key table: the key's hash, the start of
+/// its token and (in the single-pass check) the object it belongs to.
+/// Zeroed slots are free.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct KeySlot {
     hash: u32,
     /// Token start plus one (0 = free).
     at: u32,
+    /// Object number (in-pass check) or 0 (per-object rounds).
+    obj: u32,
 }
 
 impl KeySlot {
     /// A free slot.
-    pub const EMPTY: KeySlot = KeySlot { hash: 0, at: 0 };
+    pub const EMPTY: KeySlot = KeySlot {
+        hash: 0,
+        at: 0,
+        obj: 0,
+    };
+}
+
+/// Objects nested deeper than this are checked for duplicate keys by the
+/// separate per-object pass instead of during the syntax pass.
+const INPASS_DEPTH: usize = 16;
+
+/// The duplicate-key check done during the syntax pass, in document order
+/// as QEMU's parser does it: every key goes into the table tagged with its
+/// object. If the table would pass half full, or objects nest deeper than
+/// [`INPASS_DEPTH`], the check gives up and [`duplicates`] runs after the
+/// syntax pass instead.
+struct InPass<'k> {
+    keys: &'k mut [KeySlot],
+    used: usize,
+    objects: u32,
+    /// Object number at each nesting depth (0 for arrays).
+    open: [u32; INPASS_DEPTH],
+    gave_up: bool,
+}
+
+impl InPass<'_> {
+    fn enter(&mut self, depth: usize, is_object: bool) {
+        if is_object {
+            self.objects = self.objects.saturating_add(1);
+        }
+        match self.open.get_mut(depth) {
+            Some(slot) => *slot = if is_object { self.objects } else { 0 },
+            None => self.gave_up |= is_object,
+        }
+    }
+
+    /// Key token `key` of the object at `depth` (the object's own level).
+    fn key(&mut self, buf: &[u8], depth: usize, key: Range<usize>) -> Result<(), SyntaxError> {
+        if self.gave_up {
+            return Ok(());
+        }
+        let cap = self.keys.len();
+        if self.used.saturating_mul(2) >= cap {
+            self.gave_up = true;
+            return Ok(());
+        }
+        let Some(&obj) = self.open.get(depth) else {
+            self.gave_up = true;
+            return Ok(());
+        };
+        let hash = key_hash(buf, key.clone());
+        let mask = cap.saturating_sub(1);
+        let mut slot = (hash as usize ^ (obj as usize).wrapping_mul(0x9E37)) & mask;
+        for _ in 0..cap {
+            let Some(k) = self.keys.get(slot).copied() else {
+                break;
+            };
+            if k.at == 0 {
+                if let Some(s) = self.keys.get_mut(slot) {
+                    *s = KeySlot {
+                        hash,
+                        at: u32::try_from(key.start).unwrap_or(0).saturating_add(1),
+                        obj,
+                    };
+                }
+                self.used = self.used.saturating_add(1);
+                return Ok(());
+            }
+            let other = (k.at as usize).saturating_sub(1);
+            if k.hash == hash
+                && k.obj == obj
+                && let Some(t) = super::walk::token_at(buf, other)
+                && str_tokens_eq(buf, t.start..t.end, key.clone())
+            {
+                return Err(SyntaxError::DuplicateKey);
+            }
+            slot = slot.saturating_add(1) & mask;
+        }
+        self.gave_up = true;
+        Ok(())
+    }
 }
 
 /// What a parse level is waiting for, in two bits.
@@ -138,15 +221,30 @@ impl Stack {
 /// Returns the kind of the top-level value's first token on success.
 /// `keys` is scratch space for the duplicate-key pass.
 pub fn validate(buf: &[u8], start: usize, keys: &mut [KeySlot]) -> Result<TokenKind, SyntaxError> {
-    let top = syntax(buf, start)?;
-    if top == TokenKind::LCurly || top == TokenKind::LSquare {
+    // The in-pass check needs a power-of-two table (it masks hashes).
+    let usable = if keys.len().is_power_of_two() {
+        keys.len()
+    } else {
+        0
+    };
+    let (table, _) = keys.split_at_mut(usable);
+    table.iter_mut().for_each(|k| *k = KeySlot::EMPTY);
+    let mut inpass = InPass {
+        keys: table,
+        used: 0,
+        objects: 0,
+        open: [0; INPASS_DEPTH],
+        gave_up: usable == 0,
+    };
+    let top = syntax(buf, start, &mut inpass)?;
+    if inpass.gave_up && (top == TokenKind::LCurly || top == TokenKind::LSquare) {
         duplicates(buf, start, keys)?;
     }
     Ok(top)
 }
 
 /// The syntax pass.
-fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
+fn syntax(buf: &[u8], start: usize, inpass: &mut InPass<'_>) -> Result<TokenKind, SyntaxError> {
     let mut toks = Tokens::new(buf, start);
     let mut stack = Stack {
         bits: [0; MAX_NESTING / 4 + 1],
@@ -174,6 +272,7 @@ fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
                             toks.next();
                             want = Want::After { was_string: false };
                         } else {
+                            inpass.enter(stack.depth, true);
                             if !stack.push(Level::ObjKey) {
                                 return Err(SyntaxError::ExpectingValue);
                             }
@@ -186,6 +285,7 @@ fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
                             toks.next();
                             want = Want::After { was_string: false };
                         } else {
+                            inpass.enter(stack.depth, false);
                             if !stack.push(Level::ArrValue) {
                                 return Err(SyntaxError::ExpectingValue);
                             }
@@ -194,6 +294,9 @@ fn syntax(buf: &[u8], start: usize) -> Result<TokenKind, SyntaxError> {
                     }
                     TokenKind::String => {
                         check_string(buf, t)?;
+                        if stack.top() == Some(Level::ObjKey) {
+                            inpass.key(buf, stack.depth.saturating_sub(1), t.start..t.end)?;
+                        }
                         want = Want::After { was_string: true };
                     }
                     TokenKind::Integer | TokenKind::Float => {
@@ -426,6 +529,7 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
                             *s = KeySlot {
                                 hash,
                                 at: u32::try_from(key.start).unwrap_or(0).saturating_add(1),
+                                obj: 0,
                             };
                         }
                         filled = filled.saturating_add(1);

@@ -17,6 +17,11 @@ use nanoqga_tests_host::require_tool;
 const BIN: &str = env!("CARGO_BIN_EXE_nanoqga-host-test");
 
 const CASES: &[&[u8]] = &[
+    // A duplicate key before a syntax error: QEMU's parser works in
+    // document order, so the duplicate is reported.
+    b"{\x22a\x22:1,\x22a\x22:2,\x22b\x22:]}",
+    b"[{\x22x\x22:1,\x22x\x22:2}, nul]",
+    b"{\x22execute\x22:\x22guest-ping\x22,\x22arguments\x22:{\x22q\x22:1,\x22q\x22:2}}",
     b"{\x22execute\x22:\x22guest-ping\x22}",
     b"{\x22execute\x22:\x22guest-ping\x22,\x22id\x22:{\x22a\x22:[1,2.5,null,true]}}",
     b"{\x22execute\x22:\x22guest-sync\x22,\x22arguments\x22:{\x22id\x22:123}}",
