@@ -66,22 +66,20 @@ pub fn validate(text: &[u8]) -> bool {
     text.iter().all(|&c| rank_of(c) != BAD)
 }
 
-fn rank(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c.wrapping_sub(b'A'),
-        b'a'..=b'z' => c.wrapping_sub(b'a').wrapping_add(26),
-        b'0'..=b'9' => c.wrapping_sub(b'0').wrapping_add(52),
-        b'+' => 62,
-        b'/' => 63,
-        b'=' => 0,
-        _ => return None,
-    }))
-}
-
 /// Decodes `buf` in place with glib's lenient algorithm and returns the
 /// decoded length (the decoded bytes are `buf[..len]`). Call [`validate`]
 /// first to reject what qemu-ga rejects.
 pub fn decode_in_place(buf: &mut [u8]) -> usize {
+    decode(buf, false).unwrap_or(0)
+}
+
+/// [`validate`] and [`decode_in_place`] in one pass: `None` if `buf` holds a
+/// character qemu-ga rejects (then `buf` is left partly decoded).
+pub fn decode_checked(buf: &mut [u8]) -> Option<usize> {
+    decode(buf, true)
+}
+
+fn decode(buf: &mut [u8], strict: bool) -> Option<usize> {
     let mut w = 0usize;
     let mut v: u32 = 0;
     let mut n = 0u8;
@@ -112,7 +110,12 @@ pub fn decode_in_place(buf: &mut [u8]) -> usize {
         }
         let Some(&c) = buf.get(r) else { break };
         r = r.saturating_add(1);
-        let Some(rank) = rank(c) else { continue };
+        let rank = match rank_of(c) {
+            BAD if strict => return None,
+            BAD | SKIP => continue,
+            PAD => 0,
+            x => u32::from(x),
+        };
         last1 = last0;
         last0 = c;
         v = (v << 6) | rank;
@@ -133,7 +136,7 @@ pub fn decode_in_place(buf: &mut [u8]) -> usize {
             n = 0;
         }
     }
-    w
+    Some(w)
 }
 
 /// Length of the padded base64 encoding of `n` bytes.
@@ -174,6 +177,31 @@ pub fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_decoding_is_validate_then_decode() {
+        let inputs: [&[u8]; 9] = [
+            b"SGVsbG8gV29ybGQhCgA=",
+            b"aGk=\n",
+            b"aGk= ",
+            b"a-_b",
+            b"a=Gk=",
+            b"aGk",
+            b"QUJD\nREVG\nR0g=",
+            b"QUJDREVG!",
+            b"",
+        ];
+        for input in inputs {
+            let mut a: heapless::Vec<u8, 64> = heapless::Vec::from_slice(input).unwrap();
+            let mut b = a.clone();
+            let expect = validate(&a).then(|| decode_in_place(&mut a));
+            let got = decode_checked(&mut b);
+            assert_eq!(got, expect, "{input:?}");
+            if let Some(n) = got {
+                assert_eq!(a[..n], b[..n]);
+            }
+        }
+    }
 
     #[test]
     fn encoding_matches_base64ct_for_every_length_and_byte() {

@@ -235,10 +235,9 @@ pub(super) fn write(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     let file = lookup(ctx, handle)?;
     let text_range = ctx.decode(1).unwrap_or(0..0);
     let data = ctx.rx.get_mut(text_range.clone()).unwrap_or(&mut []);
-    if !base64::validate(data) {
+    let Some(len) = base64::decode_checked(data) else {
         return Err(QgaError::generic("Base64 data contains invalid characters"));
-    }
-    let len = base64::decode_in_place(data);
+    };
     let count = match ctx.int(2) {
         None => len,
         Some(c) if (0..=i64::try_from(len).unwrap_or(i64::MAX)).contains(&c) => {
