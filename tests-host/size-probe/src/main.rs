@@ -36,7 +36,9 @@ impl embedded_io::ReadReady for Uart {
 
 impl embedded_io::Read for Uart {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let Some(b) = buf.first_mut() else { return Ok(0) };
+        let Some(b) = buf.first_mut() else {
+            return Ok(0);
+        };
         // SAFETY: as in `status`.
         *b = unsafe { core::ptr::read_volatile(UART as *const u32) } as u8;
         Ok(1)
