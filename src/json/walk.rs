@@ -9,7 +9,18 @@
 
 use core::ops::Range;
 
-use super::lex::{LexState, Step, TokenKind, string_run_end};
+use super::lex::{LexState, Step, TokenKind};
+
+/// Where a string body's run of ordinary bytes ends: the next `quote` or
+/// backslash. In a framed message the lexer already refused control bytes
+/// and 0xFE/0xFF inside strings, so only these two matter here (a SIMD
+/// search: walkers cross megabyte-long base64 strings several times per
+/// request). On arbitrary bytes the walk stays total, it just does not
+/// re-check what the lexer checks.
+fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
+    let rest = buf.get(from..).unwrap_or(&[]);
+    memchr::memchr2(quote, b'\\', rest).map_or(buf.len(), |i| from.saturating_add(i))
+}
 
 /// One token of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
