@@ -486,7 +486,7 @@ fn decode_one(s: &[u8]) -> Option<(usize, [u8; 4], u8)> {
 pub fn str_eq(buf: &[u8], tok: Range<usize>, name: &[u8]) -> bool {
     let raw = buf.get(tok.clone()).unwrap_or(&[]);
     // Fast path: no escapes, compare the bytes between the quotes.
-    if !raw.contains(&b'\\') && !raw.contains(&0xC0) {
+    if memchr::memchr2(b'\\', 0xC0, raw).is_none() {
         return raw.get(1..raw.len().saturating_sub(1)) == Some(name);
     }
     Decoded::new(buf, tok).eq(name.iter().copied())
@@ -507,7 +507,7 @@ pub fn str_tokens_eq(buf: &[u8], a: Range<usize>, b: Range<usize>) -> bool {
 pub fn decode_in_place(buf: &mut [u8], tok: Range<usize>) -> Range<usize> {
     let inner = tok.start.saturating_add(1)..tok.end.saturating_sub(1).max(tok.start);
     let raw = buf.get(inner.clone()).unwrap_or(&[]);
-    if !raw.contains(&b'\\') && !raw.contains(&0xC0) {
+    if memchr::memchr2(b'\\', 0xC0, raw).is_none() {
         // Nothing to decode: the text is already in place after the quote.
         return inner;
     }
