@@ -12,5 +12,8 @@ fn main() {
         }
     }
     let n = inputs.len() * 5;
-    println!("{n} inputs, {:.1} µs each", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    println!(
+        "{n} inputs, {:.1} µs each",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
 }

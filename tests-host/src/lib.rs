@@ -212,6 +212,7 @@ pub fn split_replies(out: &[u8]) -> Vec<(bool, Value)> {
             String::from_utf8_lossy(line)
         );
         assert!(!line.contains(&0xFF), "raw 0xFF inside a reply");
+        let line = &qemu_doubles_as_null(line);
         let v = parse_json(line).unwrap_or_else(|e| {
             panic!(
                 "reply is not JSON ({e}): {:?}",
@@ -223,6 +224,48 @@ pub fn split_replies(out: &[u8]) -> Vec<(bool, Value)> {
         rest = &rest[nl + 1..];
     }
     replies
+}
+
+/// qemu-ga prints doubles with C's `%.17g`, so an echoed `id` holding a
+/// number too large for a double (`1e400`) comes back as the bare token
+/// `inf` (or `-inf`; `nan` cannot be written in JSON, but is covered too):
+/// not JSON, but qemu-ga's bytes (wire-protocol.md §1), which the agent
+/// reproduces. Those tokens, outside strings, become `null` here so the
+/// rest of the reply can still be checked.
+pub fn qemu_doubles_as_null(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    let mut in_str = false;
+    while i < line.len() {
+        let b = line[i];
+        if in_str {
+            out.push(b);
+            if b == b'\\' && i + 1 < line.len() {
+                out.push(line[i + 1]);
+                i += 2;
+                continue;
+            }
+            in_str = b != b'"';
+            i += 1;
+            continue;
+        }
+        let rest = &line[i..];
+        let word = [&b"-inf"[..], b"inf", b"-nan", b"nan"]
+            .into_iter()
+            .find(|w| rest.starts_with(w));
+        match word {
+            Some(w) => {
+                out.extend_from_slice(b"null");
+                i += w.len();
+            }
+            None => {
+                in_str = b == b'"';
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Parses one JSON value without serde_json's nesting limit (replies may echo
