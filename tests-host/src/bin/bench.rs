@@ -642,6 +642,7 @@ fn write_file(a: &Agent2, dir: &Path, data: &[u8], chunk: usize) -> f64 {
         })
         .collect();
     let t0 = Instant::now();
+    let cpu0 = schedstat_ns(a.pid);
     for r in &reqs {
         c.send(r);
         let l = c.line();
@@ -655,6 +656,14 @@ fn write_file(a: &Agent2, dir: &Path, data: &[u8], chunk: usize) -> f64 {
         r#"{{"execute":"guest-file-close","arguments":{{"handle":{h}}}}}"#
     ));
     let secs = t0.elapsed().as_secs_f64();
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        eprintln!(
+            "{} write chunk {chunk}: agent CPU {:.1} µs/request, wall {:.1} µs/request",
+            a.name,
+            (schedstat_ns(a.pid) - cpu0) as f64 / 1e3 / reqs.len() as f64,
+            secs * 1e6 / reqs.len() as f64
+        );
+    }
     let on_disk = std::fs::read(dir.join("write.bin")).expect("written file");
     assert!(on_disk == data, "{}: written file differs", a.name);
     let _ = std::fs::remove_file(dir.join("write.bin"));
