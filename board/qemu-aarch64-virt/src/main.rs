@@ -31,7 +31,7 @@ use virtio_drivers::transport::{DeviceType, Transport};
 use crate::platform::{Aarch64, Board};
 
 /// The virtio console, built in place (it is a few KiB).
-static CONSOLE: BootCell<Option<VirtioConsole<MmioTransport<'static>>>> = BootCell::new(None);
+static CONSOLE: BootCell<Option<VirtioConsole<MmioTransport<'static>>>> = BootCell::new();
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 /// Memory the health check tests.
@@ -149,7 +149,7 @@ pub unsafe extern "C" fn rust_main() -> ! {
     unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
     let mut notes = heapless::String::<256>::new();
     // rust_main runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.take() else {
+    let Some(slot) = CONSOLE.init(None) else {
         psci::halt()
     };
     let virtio = find_port(

@@ -30,7 +30,7 @@ use crate::platform::{Board, X86};
 
 /// The virtio console, built in place (it is a few KiB).
 static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::PciTransport>>> =
-    BootCell::new(None);
+    BootCell::new();
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 /// Memory the health check tests.
@@ -104,7 +104,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     let mut notes = heapless::String::<256>::new();
     mark("boot: pci scan\n");
     // rust_main runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.take() else {
+    let Some(slot) = CONSOLE.init(None) else {
         power::halt()
     };
     let virtio = find_port(

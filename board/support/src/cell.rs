@@ -1,17 +1,21 @@
-//! [`BootCell`]: a static taken once, for values that are not `Send` (the
-//! virtio transports hold raw MMIO pointers).
+//! [`BootCell`]: static storage initialised and handed out once, for values
+//! that are not `Send` (the virtio transports hold raw MMIO pointers).
 //!
-//! Contract: `take` hands out the only `&'static mut` to the value, once;
-//! a second call returns `None`. Boards are single-core and take their
-//! cells at boot.
+//! Contract: `init` stores the value and hands out the only `&'static mut`
+//! to it, once; a second call returns `None`. The storage is uninitialised
+//! until then, so it lives in `.bss` whatever the value's bit pattern (an
+//! `Option` of a large type may use a non-zero niche for `None`, which
+//! would put the whole cell in the image's `.data`). Boards are single-core
+//! and take their cells at boot.
 
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// A static value handed out once.
+/// Static storage for one value, initialised and handed out once.
 pub struct BootCell<T> {
     taken: AtomicBool,
-    value: UnsafeCell<T>,
+    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 // SAFETY: the value is only reachable through `take`, which hands it out
@@ -19,25 +23,32 @@ pub struct BootCell<T> {
 unsafe impl<T> Sync for BootCell<T> {}
 
 impl<T> BootCell<T> {
-    /// A cell holding `value`.
-    pub const fn new(value: T) -> Self {
+    /// An empty cell.
+    pub const fn new() -> Self {
         BootCell {
             taken: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
-    /// The value, the first time; `None` after that.
+    /// Stores `value` and returns it, the first time; `None` after that.
     #[allow(
         clippy::mut_from_ref,
         reason = "the atomic flag makes this the only reference ever handed out"
     )]
-    pub fn take(&'static self) -> Option<&'static mut T> {
+    pub fn init(&'static self, value: T) -> Option<&'static mut T> {
         if self.taken.swap(true, Ordering::AcqRel) {
             return None;
         }
-        // SAFETY: the flag was false, so this is the only reference ever
-        // handed out; it lives as long as the static.
-        Some(unsafe { &mut *self.value.get() })
+        // SAFETY: the flag was false, so nobody else has or will ever get a
+        // reference to the storage; it lives as long as the static.
+        let slot = unsafe { &mut *self.value.get() };
+        Some(slot.write(value))
+    }
+}
+
+impl<T> Default for BootCell<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
