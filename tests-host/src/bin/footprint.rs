@@ -2,7 +2,8 @@
 //! starting QEMU to the first `guest-sync-delimited` answer (median of 5
 //! boots) for every board and channel. Prints Markdown tables.
 //!
-//! Run: `cargo run --release -p nanoqga-tests-host --bin footprint`
+//! Run: `cargo run --release -p nanoqga-tests-host --bin footprint [-- --sizes]`
+//! (`--sizes`: only the size tables, no QEMU boots).
 
 use std::time::Duration;
 
@@ -75,6 +76,33 @@ fn main() {
         kib((storage + agent) as u64)
     );
 
+    println!("## The core alone (tests-host/size-probe: every command linked, opt-level z, LTO)\n");
+    println!("| target | float-ids | .text | .rodata | .data | .bss |\n|---|---|---|---|---|---|");
+    let probe = nanoqga_tests_host::qemu::repo_root().join("tests-host/size-probe");
+    for target in ["thumbv7em-none-eabihf", "riscv64gc-unknown-none-elf"] {
+        for float in [false, true] {
+            let mut cmd = std::process::Command::new("cargo");
+            cmd.current_dir(&probe)
+                .env_remove("RUSTFLAGS")
+                .args(["build", "--release", "--quiet", "--target", target]);
+            if float {
+                cmd.args(["--features", "float-ids"]);
+            }
+            let ok = cmd.status().is_ok_and(|s| s.success());
+            assert!(ok, "size probe build for {target} (rustup target add {target})");
+            let s = sections(&probe.join(format!("target/{target}/release/nanoqga-size-probe")));
+            println!(
+                "| {target} | {} | {} | {} | {} | {} |",
+                if float { "on" } else { "off" },
+                kib(s.text),
+                kib(s.rodata),
+                kib(s.data),
+                kib(s.bss)
+            );
+        }
+    }
+    println!();
+
     println!("## Board images\n");
     println!("| image | .text | .rodata | .data | .bss | loaded (text+rodata+data) |");
     println!("|---|---|---|---|---|---|");
@@ -90,6 +118,10 @@ fn main() {
             kib(s.bss),
             kib(s.text + s.rodata + s.data)
         );
+    }
+
+    if std::env::args().any(|a| a == "--sizes") {
+        return;
     }
 
     struct Case<'a> {
