@@ -55,7 +55,7 @@ fn vm(extra_machine: &[&str], devices: &[&str], qmp: bool) -> Option<Vm> {
 }
 
 #[test]
-fn pl011_suite() {
+fn pl011_channel_serves_the_suite() {
     let Some(vm) = vm(&[], PL011, false) else {
         return;
     };
@@ -112,12 +112,12 @@ fn virtio_full(extra_machine: &[&str]) {
 }
 
 #[test]
-fn virtio_mmio_legacy_libvirt_port() {
+fn legacy_mmio_libvirt_port_serves_the_suite() {
     virtio_full(&[]);
 }
 
 #[test]
-fn virtio_mmio_modern_libvirt_port() {
+fn modern_mmio_libvirt_port_serves_the_suite() {
     virtio_full(&["-global", "virtio-mmio.force-legacy=false"]);
 }
 

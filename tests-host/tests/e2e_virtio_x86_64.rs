@@ -96,12 +96,12 @@ fn full(machine: &[&str], devices: Vec<String>) {
 }
 
 #[test]
-fn q35_root_bus_transitional_device() {
+fn transitional_device_on_q35_root_bus_serves_the_suite() {
     full(&["-machine", "q35"], libvirt(""));
 }
 
 #[test]
-fn q35_behind_pcie_root_port_modern_only_device() {
+fn modern_device_behind_pcie_root_port_serves_the_suite() {
     let mut d = vec![
         "-device".to_string(),
         "pcie-root-port,id=rp0,chassis=1".to_string(),
@@ -111,7 +111,7 @@ fn q35_behind_pcie_root_port_modern_only_device() {
 }
 
 #[test]
-fn pc_virtio_serial() {
+fn virtio_serial_on_pc_serves_the_suite() {
     full(&["-machine", "pc"], libvirt(""));
 }
 

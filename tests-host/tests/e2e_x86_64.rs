@@ -34,7 +34,7 @@ fn vm(machine: &str, extra: &[&str]) -> Option<Vm> {
 }
 
 #[test]
-fn q35_isa_serial_suite() {
+fn isa_serial_on_q35_serves_the_suite() {
     let Some(vm) = vm("q35", &[]) else { return };
     let mut c = vm.client();
     suite::run(&mut c, "x86_64");
@@ -42,7 +42,7 @@ fn q35_isa_serial_suite() {
 }
 
 #[test]
-fn pc_isa_serial_suite() {
+fn isa_serial_on_pc_serves_the_suite() {
     let Some(vm) = vm("pc", &[]) else { return };
     let mut c = vm.client();
     suite::run(&mut c, "x86_64");
