@@ -186,7 +186,7 @@ fn virtio_powerdown_exits_qemu() {
 }
 
 #[test]
-fn virtconsole_on_port_0_named_agent() {
+fn virtconsole_on_port_0_named_agent_is_served() {
     let d: Vec<String> = [
         "-device",
         "virtio-serial-pci,id=vs0",
@@ -206,7 +206,7 @@ fn virtconsole_on_port_0_named_agent() {
 }
 
 #[test]
-fn single_port_device_without_multiport() {
+fn single_port_device_without_multiport_is_served() {
     // max_ports=1: QEMU does not offer MULTIPORT; port 0 is the only port.
     let d: Vec<String> = [
         "-device",
