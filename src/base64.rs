@@ -94,12 +94,29 @@ fn decode(buf: &mut [u8], strict: bool) -> Option<usize> {
             && let Some(chunk) = buf.get(r..r.saturating_add(8))
             && let Ok(c8) = <[u8; 8]>::try_from(chunk)
         {
-            let q = c8.map(rank_of);
-            if q.iter().fold(0, |a, &x| a | x) & 0xC0 == 0 {
-                let v = q.iter().fold(0u64, |a, &x| (a << 6) | u64::from(x));
-                let b = v.to_be_bytes();
-                if let (Some(dst), Some(src)) = (buf.get_mut(w..w.saturating_add(6)), b.get(2..8)) {
-                    dst.copy_from_slice(src);
+            let [q0, q1, q2, q3, q4, q5, q6, q7] = c8.map(|c| u64::from(rank_of(c)));
+            if (q0 | q1 | q2 | q3 | q4 | q5 | q6 | q7) & 0xC0 == 0 {
+                // 48 bits, left-aligned: one 8-byte store whose last two
+                // bytes the next step overwrites. In place this never
+                // passes the characters just read (w + 8 <= r + 8).
+                let v = (q0 << 58)
+                    | (q1 << 52)
+                    | (q2 << 46)
+                    | (q3 << 40)
+                    | (q4 << 34)
+                    | (q5 << 28)
+                    | (q6 << 22)
+                    | (q7 << 16);
+                match buf.get_mut(w..w.saturating_add(8)) {
+                    Some(dst) => dst.copy_from_slice(&v.to_be_bytes()),
+                    None => {
+                        let b = v.to_be_bytes();
+                        if let (Some(dst), Some(src)) =
+                            (buf.get_mut(w..w.saturating_add(6)), b.get(..6))
+                        {
+                            dst.copy_from_slice(src);
+                        }
+                    }
                 }
                 w = w.saturating_add(6);
                 r = r.saturating_add(8);
@@ -173,10 +190,17 @@ pub fn encode(src: &[u8], dst: &mut [u8]) -> Option<usize> {
     let (dst8, dst) = dst.split_at_mut(whole.saturating_mul(8));
     for (s6, d8) in src6.chunks_exact(6).zip(dst8.chunks_exact_mut(8)) {
         let v = s6.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
-        for (i, d) in d8.iter_mut().enumerate() {
-            let shift = 42u32.saturating_sub(u32::try_from(i).unwrap_or(0).saturating_mul(6));
-            *d = sym(u32::try_from((v >> shift) & 63).unwrap_or(0));
-        }
+        let c = |shift: u32| u64::from(sym(u32::try_from((v >> shift) & 63).unwrap_or(0)));
+        // Eight characters assembled in a register, stored at once.
+        let out = (c(42) << 56)
+            | (c(36) << 48)
+            | (c(30) << 40)
+            | (c(24) << 32)
+            | (c(18) << 24)
+            | (c(12) << 16)
+            | (c(6) << 8)
+            | c(0);
+        d8.copy_from_slice(&out.to_be_bytes());
     }
     let mut quads = dst.chunks_exact_mut(4);
     let mut triples = src.chunks_exact(3);

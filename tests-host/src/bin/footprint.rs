@@ -82,14 +82,21 @@ fn main() {
     for target in ["thumbv7em-none-eabihf", "riscv64gc-unknown-none-elf"] {
         for float in [false, true] {
             let mut cmd = std::process::Command::new("cargo");
-            cmd.current_dir(&probe)
-                .env_remove("RUSTFLAGS")
-                .args(["build", "--release", "--quiet", "--target", target]);
+            cmd.current_dir(&probe).env_remove("RUSTFLAGS").args([
+                "build",
+                "--release",
+                "--quiet",
+                "--target",
+                target,
+            ]);
             if float {
                 cmd.args(["--features", "float-ids"]);
             }
             let ok = cmd.status().is_ok_and(|s| s.success());
-            assert!(ok, "size probe build for {target} (rustup target add {target})");
+            assert!(
+                ok,
+                "size probe build for {target} (rustup target add {target})"
+            );
             let s = sections(&probe.join(format!("target/{target}/release/nanoqga-size-probe")));
             println!(
                 "| {target} | {} | {} | {} | {} | {} |",
