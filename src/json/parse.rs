@@ -414,27 +414,42 @@ pub fn mod_utf8_decode(s: &[u8]) -> (Option<u32>, usize) {
     (Some(cp), used)
 }
 
+/// Nonzero iff one of the word's eight bytes is a backslash or has its high
+/// bit set (the bytes [`check_string`] must look at one by one).
+#[inline(always)]
+fn not_plain(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = v ^ ONES.wrapping_mul(u64::from(b'\\'));
+    (v & HIGHS) | (x.wrapping_sub(ONES) & !x & HIGHS)
+}
+
 /// QEMU's `parse_string`, as a check.
 fn check_string(buf: &[u8], t: Token) -> Result<(), SyntaxError> {
     let tok = buf.get(t.start..t.end).unwrap_or(&[]);
     let body_end = tok.len().saturating_sub(1);
     let mut i = 1usize;
     while i < body_end {
-        // Fast path: eight plain ASCII bytes (no backslash, no high bit) at
-        // once; base64 payloads are nothing else.
-        if let Some(chunk) = tok.get(i..i.saturating_add(8))
-            && i.saturating_add(8) <= body_end
-            && let Ok(word) = <[u8; 8]>::try_from(chunk)
+        // Fast paths: 32, then 8 plain ASCII bytes (no backslash, no high
+        // bit) at once; base64 payloads are nothing else.
+        if let Some(Ok(block)) = tok
+            .get(i..i.saturating_add(32).min(body_end))
+            .map(<&[u8; 32]>::try_from)
+            && crate::json::lex::words(block)
+                .iter()
+                .fold(0, |a, &v| a | not_plain(v))
+                == 0
         {
-            const ONES: u64 = 0x0101_0101_0101_0101;
-            const HIGHS: u64 = 0x8080_8080_8080_8080;
-            let v = u64::from_le_bytes(word);
-            let x = v ^ ONES.wrapping_mul(u64::from(b'\\'));
-            let backslash = x.wrapping_sub(ONES) & !x & HIGHS;
-            if (v & HIGHS) | backslash == 0 {
-                i = i.saturating_add(8);
-                continue;
-            }
+            i = i.saturating_add(32);
+            continue;
+        }
+        if let Some(Ok(word)) = tok
+            .get(i..i.saturating_add(8).min(body_end))
+            .map(<[u8; 8]>::try_from)
+            && not_plain(u64::from_le_bytes(word)) == 0
+        {
+            i = i.saturating_add(8);
+            continue;
         }
         let Some(&b) = tok.get(i) else { break };
         if b == b'\\' {
@@ -619,6 +634,39 @@ mod tests {
         assert_eq!(v(b"\"\xed\xa0\x80\""), Err(SyntaxError::InvalidUtf8));
         assert_eq!(v(b"\"\xc1\xbf\""), Err(SyntaxError::InvalidUtf8));
         assert_eq!(v(b"\"\xf4\x90\x80\x80\""), Err(SyntaxError::InvalidUtf8));
+    }
+
+    /// `"` + `pad` 'A's + `piece` + 'B's up to 80 body bytes + `"`.
+    fn long_string(pad: usize, piece: &[u8]) -> heapless::Vec<u8, 128> {
+        let mut s = heapless::Vec::new();
+        s.push(b'"').unwrap();
+        s.extend_from_slice(&[b'A'; 80][..pad]).unwrap();
+        s.extend_from_slice(piece).unwrap();
+        while s.len() < 81 {
+            s.push(b'B').unwrap();
+        }
+        s.push(b'"').unwrap();
+        s
+    }
+
+    #[test]
+    fn long_string_with_special_bytes_at_every_offset_checks_them() {
+        // The 32- and 8-byte plain runs must hand every escape and every
+        // non-ASCII byte to the exact checks, wherever a block boundary is.
+        for pad in 0..72 {
+            let ok: [&[u8]; 3] = [br"\n", br"\u00e9", b"\xc3\xa9"];
+            for piece in ok {
+                assert_eq!(v(&long_string(pad, piece)), Ok(TokenKind::String), "{pad}");
+            }
+            let bad: [(&[u8], SyntaxError); 3] = [
+                (br"\x", SyntaxError::InvalidEscape),
+                (b"\xc3", SyntaxError::InvalidUtf8),
+                (b"\xed\xa0\x80", SyntaxError::InvalidUtf8),
+            ];
+            for (piece, err) in bad {
+                assert_eq!(v(&long_string(pad, piece)), Err(err), "{pad}");
+            }
+        }
     }
 
     #[test]
