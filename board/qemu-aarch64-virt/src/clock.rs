@@ -9,6 +9,8 @@
 
 use core::arch::asm;
 
+use nanoqga_board::WallClock;
+
 const RTC: usize = 0x0901_0000;
 const RTC_DR: usize = 0x00;
 const RTC_LR: usize = 0x08;
@@ -70,10 +72,12 @@ impl Clock {
             last_sec: s,
         }
     }
+}
 
+impl WallClock for Clock {
     /// Watches for the RTC's next second edge until aligned. Cheap (one
     /// register read) and a no-op once aligned.
-    pub fn tick(&mut self) {
+    fn tick(&mut self) {
         if self.synced {
             return;
         }
@@ -87,7 +91,7 @@ impl Clock {
     }
 
     /// Nanoseconds since the epoch.
-    pub fn now_ns(&self) -> i64 {
+    fn now_ns(&self) -> i64 {
         let dt = ticks_to_ns(counter().wrapping_sub(self.anchor_ticks));
         self.anchor_ns
             .saturating_add(i64::try_from(dt).unwrap_or(i64::MAX))
@@ -95,7 +99,7 @@ impl Clock {
 
     /// Sets the time: the RTC gets the whole seconds (it holds 32 bits,
     /// until 2106), the anchor keeps the rest.
-    pub fn set_ns(&mut self, ns: i64) {
+    fn set_ns(&mut self, ns: i64) {
         let secs = ns.div_euclid(1_000_000_000);
         rtc_write(RTC_LR, u32::try_from(secs).unwrap_or(u32::MAX));
         self.anchor_ns = ns;
@@ -105,7 +109,7 @@ impl Clock {
     }
 
     /// Re-reads the RTC (`guest-set-time` without a time).
-    pub fn resync(&mut self) {
+    fn resync(&mut self) {
         let s = rtc_read();
         self.anchor_ns = i64::from(s) * 1_000_000_000;
         self.anchor_ticks = counter();

@@ -110,29 +110,6 @@ fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'s
     })
 }
 
-/// Stack bytes ever used and the stack's size: the stack is zeroed at boot
-/// (.bss) and grows down from `__stack_top`, so the lowest non-zero word
-/// marks the deepest point reached.
-fn stack_use() -> (usize, usize) {
-    unsafe extern "C" {
-        static __stack_bottom: u8;
-        static __stack_top: u8;
-    }
-    let bottom = core::ptr::addr_of!(__stack_bottom) as usize;
-    let top = core::ptr::addr_of!(__stack_top) as usize;
-    let size = top - bottom;
-    let mut p = bottom;
-    while p < top {
-        // SAFETY: `p` is an aligned address inside the stack region, which
-        // is mapped RAM; reading it races with nothing (one CPU).
-        if unsafe { core::ptr::read_volatile(p as *const u64) } != 0 {
-            break;
-        }
-        p += 8;
-    }
-    (top - p, size)
-}
-
 /// The Rust entry, called by the boot code.
 ///
 /// # Safety
@@ -164,7 +141,7 @@ pub unsafe extern "C" fn rust_main() -> ! {
         programs: BoardPrograms {
             region: HEALTH_REGION.take(),
             uptime_ns: clock::uptime_ns,
-            stack: stack_use,
+            stack: nanoqga_board::stack::high_water,
         },
         power: None,
         cpus: machine.cpus,

@@ -20,25 +20,14 @@ impl Machine for Aarch64 {
     const ARCH: &'static str = "aarch64";
     /// Linux's arm64 memory block size (with 4 KiB pages).
     const MEMORY_BLOCK: u64 = 128 << 20;
+    type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {
         uptime_ns()
     }
 
-    fn now_ns(&mut self) -> i64 {
-        self.clock.now_ns()
-    }
-
-    fn set_ns(&mut self, ns: i64) {
-        self.clock.set_ns(ns);
-    }
-
-    fn resync(&mut self) {
-        self.clock.resync();
-    }
-
-    fn tick(&mut self) {
-        self.clock.tick();
+    fn clock(&mut self) -> &mut Clock {
+        &mut self.clock
     }
 
     fn power(&mut self, mode: ShutdownMode) -> ! {

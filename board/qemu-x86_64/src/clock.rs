@@ -12,6 +12,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::io::{inb, outb};
+use nanoqga_board::WallClock;
 
 /// HPET registers (byte offsets).
 const HPET_CAP: u64 = 0x00;
@@ -222,10 +223,12 @@ impl Clock {
         self.anchor_ns = secs.saturating_mul(1_000_000_000);
         self.anchor_ticks = hpet_counter().unwrap_or(0);
     }
+}
 
+impl WallClock for Clock {
     /// Watches for the RTC's next second edge until the clock is aligned.
     /// Cheap (one CMOS read) and a no-op once aligned.
-    pub fn tick(&mut self) {
+    fn tick(&mut self) {
         if self.synced {
             return;
         }
@@ -238,7 +241,7 @@ impl Clock {
     }
 
     /// Nanoseconds since the epoch.
-    pub fn now_ns(&self) -> i64 {
+    fn now_ns(&self) -> i64 {
         match hpet_counter() {
             Some(c) => {
                 let dt = ticks_to_ns(c.wrapping_sub(self.anchor_ticks));
@@ -251,7 +254,7 @@ impl Clock {
 
     /// Sets the time: the RTC gets the whole seconds, the anchor keeps the
     /// rest.
-    pub fn set_ns(&mut self, ns: i64) {
+    fn set_ns(&mut self, ns: i64) {
         write_rtc(ns.div_euclid(1_000_000_000));
         self.anchor_ns = ns;
         self.anchor_ticks = hpet_counter().unwrap_or(0);
@@ -261,7 +264,7 @@ impl Clock {
 
     /// Re-reads the RTC (`guest-set-time` without a time: "from the
     /// hardware clock").
-    pub fn resync(&mut self) {
+    fn resync(&mut self) {
         self.anchor_now(rtc_seconds());
         self.synced = false;
         self.last_rtc_sec = cmos(0x00);

@@ -39,25 +39,14 @@ impl Machine for X86 {
     const ARCH: &'static str = "x86_64";
     /// Linux's x86 memory block size.
     const MEMORY_BLOCK: u64 = 128 << 20;
+    type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {
         uptime_ns()
     }
 
-    fn now_ns(&mut self) -> i64 {
-        self.clock.now_ns()
-    }
-
-    fn set_ns(&mut self, ns: i64) {
-        self.clock.set_ns(ns);
-    }
-
-    fn resync(&mut self) {
-        self.clock.resync();
-    }
-
-    fn tick(&mut self) {
-        self.clock.tick();
+    fn clock(&mut self) -> &mut Clock {
+        &mut self.clock
     }
 
     fn power(&mut self, mode: ShutdownMode) -> ! {

@@ -36,22 +36,31 @@ pub trait Machine {
     /// Memory block size reported by `guest-get-memory-block-info`
     /// (Linux's block size on that architecture).
     const MEMORY_BLOCK: u64;
+    /// The wall clock's type.
+    type Clock: WallClock;
 
     /// Nanoseconds since boot.
     fn uptime_ns(&self) -> u64;
+    /// Mirrors a trace line to a debug output, if the machine has one.
+    fn debug_line(&mut self, _line: core::fmt::Arguments<'_>) {}
+    /// The wall clock.
+    fn clock(&mut self) -> &mut Self::Clock;
+    /// Powers off, reboots or halts, for `guest-shutdown`.
+    fn power(&mut self, mode: ShutdownMode) -> !;
+}
+
+/// A board's wall clock: an RTC read at boot, kept by a free-running
+/// counter between reads.
+pub trait WallClock {
     /// Nanoseconds since the epoch.
-    fn now_ns(&mut self) -> i64;
+    fn now_ns(&self) -> i64;
     /// Sets the wall clock (and the hardware clock, in whole seconds).
     fn set_ns(&mut self, ns: i64);
     /// Re-reads the wall clock from the hardware clock.
     fn resync(&mut self);
-    /// Mirrors a trace line to a debug output, if the machine has one.
-    fn debug_line(&mut self, _line: core::fmt::Arguments<'_>) {}
     /// Called on every main-loop round (e.g. to align the clock to the
     /// hardware clock's next second edge). Must be cheap.
     fn tick(&mut self) {}
-    /// Powers off, reboots or halts, for `guest-shutdown`.
-    fn power(&mut self, mode: ShutdownMode) -> !;
 }
 
 /// The board: a machine plus the shared hooks.
@@ -85,16 +94,16 @@ impl<M: Machine> Board<M> {
 
 impl<M: Machine> Platform for Board<M> {
     fn now_ns(&mut self) -> Result<i64, HookError> {
-        Ok(self.machine.now_ns())
+        Ok(self.machine.clock().now_ns())
     }
 
     fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
         match time_ns {
             Some(t) => {
                 nanoqga::commands::check_settable_time(t)?;
-                self.machine.set_ns(t);
+                self.machine.clock().set_ns(t);
             }
-            None => self.machine.resync(),
+            None => self.machine.clock().resync(),
         }
         Ok(())
     }

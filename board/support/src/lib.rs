@@ -17,7 +17,8 @@ pub mod files;
 pub mod info;
 pub mod programs;
 pub mod serve;
+pub mod stack;
 
-pub use board::{Board, Machine};
+pub use board::{Board, Machine, WallClock};
 pub use files::BoardFiles;
 pub use programs::BoardPrograms;

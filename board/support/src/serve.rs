@@ -12,7 +12,7 @@ use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
 use nanoqga::{Agent, Poll};
 use virtio_drivers::transport::Transport;
 
-use crate::board::{Board, Machine};
+use crate::board::{Board, Machine, WallClock};
 use crate::console::VirtioConsole;
 
 /// Spins between polls of an idle agent (a couple of microseconds). Every
@@ -233,7 +233,7 @@ where
                 agent.reset_connection();
             }
         }
-        agent.platform().machine.tick();
+        agent.platform().machine.clock().tick();
         if let Some(mode) = agent.platform().power.take() {
             agent
                 .platform()
