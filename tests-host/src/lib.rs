@@ -18,6 +18,7 @@ pub mod mock;
 pub mod process;
 pub mod qemu;
 pub mod rng;
+pub mod scenarios;
 pub mod suite;
 
 use std::collections::VecDeque;

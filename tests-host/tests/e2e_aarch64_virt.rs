@@ -7,9 +7,8 @@
 
 use std::time::Duration;
 
-use nanoqga_tests_host::process::Client;
-use nanoqga_tests_host::qemu::{QEMU_AARCH64, Qmp, Vm, VmConfig, build_board};
-use nanoqga_tests_host::{require_tool, suite};
+use nanoqga_tests_host::qemu::{QEMU_AARCH64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::{require_tool, scenarios, suite};
 
 const MACHINE: &[&str] = &["-machine", "virt", "-cpu", "cortex-a57"];
 
@@ -64,51 +63,14 @@ fn pl011_channel_serves_the_suite() {
     suite::qapi_client(&c.stream);
 }
 
-fn trace(c: &mut Client) -> String {
-    c.resync(5);
-    let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/var/log/nanoqga.log"}}"#)
-        ["return"]
-        .as_i64()
-        .expect("handle");
-    let r = c.call(&format!(
-        r#"{{"execute":"guest-file-read","arguments":{{"handle":{h},"count":65536}}}}"#
-    ));
-    String::from_utf8(nanoqga_tests_host::b64decode(
-        r["return"]["buf-b64"].as_str().expect("buf"),
-    ))
-    .expect("utf-8 trace")
-}
-
-/// Starts paused, checks libvirt's "agent connected" signal, runs the suite.
+/// Starts paused and runs libvirt's channel scenario.
 fn virtio_full(extra_machine: &[&str]) {
     let mut m = extra_machine.to_vec();
     m.push("-S");
     let Some(vm) = vm(&m, LIBVIRT, true) else {
         return;
     };
-    let mut qmp = Qmp::connect(vm.qmp.as_ref().expect("qmp"));
-    qmp.command(r#"{"execute":"cont"}"#);
-    let ev = qmp.wait_event(
-        |e| {
-            e["event"] == "VSERPORT_CHANGE"
-                && e["data"]["id"] == "channel0"
-                && e["data"]["open"] == true
-        },
-        Duration::from_secs(20),
-    );
-    assert_eq!(ev["data"]["open"], true);
-    let mut c = vm.client();
-    suite::run(&mut c, "aarch64");
-    suite::qapi_client(&c.stream);
-    assert!(
-        !qmp.events
-            .iter()
-            .any(|e| e["event"] == "VSERPORT_CHANGE" && e["data"]["id"] == "channel1"),
-        "{:?}",
-        qmp.events
-    );
-    let t = trace(&mut c);
-    assert!(t.contains("channel: virtio-serial port Some(1)"), "{t}");
+    scenarios::libvirt_channel_serves_the_suite(&vm, "aarch64");
 }
 
 #[test]
@@ -126,38 +88,14 @@ fn virtio_host_disconnect_mid_request_then_resync_recovers() {
     let Some(vm) = vm(&[], LIBVIRT, false) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    c.send(br#"{"execute":"guest-sync","arguments":{"id":"#);
-    drop(c);
-    std::thread::sleep(Duration::from_millis(200));
-    for round in 0..3 {
-        let mut c = Client::connect(&vm.qga, Duration::from_secs(10));
-        c.resync(100 + round);
-        assert_eq!(
-            c.call(r#"{"execute":"guest-sync","arguments":{"id":9}}"#)["return"],
-            9
-        );
-        c.send(br#"{"execute":"guest-info"}"#);
-        drop(c);
-    }
+    scenarios::host_disconnect_mid_request_then_resync_recovers(&vm);
 }
 
 fn shutdown(devices: &[&str], mode: &str, extra: &[&str]) {
     let Some(mut vm) = vm(extra, devices, false) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    c.send(format!(r#"{{"execute":"guest-shutdown","arguments":{{"mode":"{mode}"}}}}"#).as_bytes());
-    let status = vm
-        .wait_exit(Duration::from_secs(10))
-        .unwrap_or_else(|| panic!("QEMU still running after {mode}"));
-    assert_eq!(status.code(), Some(0), "{}", vm.stderr());
-    assert!(
-        !c.drain(Duration::from_millis(100)).contains(&b'{'),
-        "no reply on success"
-    );
+    scenarios::shutdown_exits_qemu(&mut vm, mode);
 }
 
 #[test]

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use nanoqga_tests_host::process::Client;
-use nanoqga_tests_host::qemu::{QEMU_X86_64, Qmp, Vm, VmConfig, build_board};
-use nanoqga_tests_host::{require_tool, suite};
+use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::{require_tool, scenarios, suite};
 
 /// libvirt's lines for `<channel type='unix'><target type='virtio'
 /// name='org.qemu.guest_agent.0'/>`, plus an unrelated second port.
@@ -53,46 +53,7 @@ fn full(machine: &[&str], devices: Vec<String>) {
     let Some(vm) = boot(&m, &devices, true) else {
         return;
     };
-    let mut qmp = Qmp::connect(vm.qmp.as_ref().expect("qmp"));
-    qmp.command(r#"{"execute":"cont"}"#);
-    // libvirt waits for this event before it calls the agent connected.
-    let ev = qmp.wait_event(
-        |e| {
-            e["event"] == "VSERPORT_CHANGE"
-                && e["data"]["id"] == "channel0"
-                && e["data"]["open"] == true
-        },
-        Duration::from_secs(20),
-    );
-    assert_eq!(ev["data"]["open"], true);
-    let mut c = vm.client();
-    suite::run(&mut c, "x86_64");
-    suite::qapi_client(&c.stream);
-    // The unrelated port is never opened by the guest.
-    assert!(
-        !qmp.events
-            .iter()
-            .any(|e| e["event"] == "VSERPORT_CHANGE" && e["data"]["id"] == "channel1"),
-        "{:?}",
-        qmp.events
-    );
-    // The trace says which channel serves.
-    c.resync(5);
-    let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/var/log/nanoqga.log"}}"#)
-        ["return"]
-        .as_i64()
-        .unwrap();
-    let r = c.call(&format!(
-        r#"{{"execute":"guest-file-read","arguments":{{"handle":{h},"count":65536}}}}"#
-    ));
-    let trace = String::from_utf8(nanoqga_tests_host::b64decode(
-        r["return"]["buf-b64"].as_str().unwrap(),
-    ))
-    .unwrap();
-    assert!(
-        trace.contains("channel: virtio-serial port Some(1)"),
-        "{trace}"
-    );
+    scenarios::libvirt_channel_serves_the_suite(&vm, "x86_64");
 }
 
 #[test]
@@ -120,24 +81,7 @@ fn host_disconnect_mid_request_then_resync_recovers() {
     let Some(vm) = boot(&["-machine", "q35"], &libvirt(""), false) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    // Half a request, then the client goes away.
-    c.send(br#"{"execute":"guest-sync","arguments":{"id":"#);
-    drop(c);
-    std::thread::sleep(Duration::from_millis(200));
-    for round in 0..3 {
-        let mut c = Client::connect(&vm.qga, Duration::from_secs(10));
-        // The old half request must not swallow the new client's input.
-        c.resync(100 + round);
-        assert_eq!(
-            c.call(r#"{"execute":"guest-sync","arguments":{"id":9}}"#)["return"],
-            9
-        );
-        // Leave mid-reply: ask for a long reply and hang up at once.
-        c.send(br#"{"execute":"guest-info"}"#);
-        drop(c);
-    }
+    scenarios::host_disconnect_mid_request_then_resync_recovers(&vm);
 }
 
 #[test]
@@ -178,11 +122,7 @@ fn virtio_powerdown_exits_qemu() {
     let Some(mut vm) = boot(&["-machine", "q35"], &libvirt(""), false) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    c.send(br#"{"execute":"guest-shutdown"}"#);
-    let st = vm.wait_exit(Duration::from_secs(10)).expect("QEMU exits");
-    assert_eq!(st.code(), Some(0));
+    scenarios::shutdown_exits_qemu(&mut vm, "powerdown");
 }
 
 #[test]

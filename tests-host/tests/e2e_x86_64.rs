@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board};
-use nanoqga_tests_host::{require_tool, suite};
+use nanoqga_tests_host::{require_tool, scenarios, suite};
 
 const ISA_SERIAL: &[&str] = &[
     "-chardev",
@@ -52,21 +52,7 @@ fn shutdown(machine: &str, mode: &str, extra: &[&str]) {
     let Some(mut vm) = vm(machine, extra) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    // Nothing comes back on success, then QEMU goes away.
-    c.send(
-        format!(r#"{{"execute":"guest-shutdown","arguments":{{"mode":"{mode}"}},"id":9}}"#)
-            .as_bytes(),
-    );
-    let status = vm
-        .wait_exit(Duration::from_secs(10))
-        .unwrap_or_else(|| panic!("QEMU still running after {mode}"));
-    assert_eq!(status.code(), Some(0), "{}", vm.stderr());
-    assert!(
-        !c.drain(Duration::from_millis(100)).contains(&b'{'),
-        "no reply on success"
-    );
+    scenarios::shutdown_exits_qemu(&mut vm, mode);
 }
 
 #[test]
