@@ -17,6 +17,15 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+/// Writes one line to stderr, ignoring failure: a closed or broken stderr
+/// must never take the agent down (`eprintln!` would panic).
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod exec;
 mod files;
 mod io;
@@ -181,7 +190,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, (
         opts.config.allowed = Some(set);
     }
     if unknown > 0 && opts.verbose {
-        eprintln!("nanoqga-host: ignoring {unknown} unknown command name(s) in --block-rpcs");
+        log!("nanoqga-host: ignoring {unknown} unknown command name(s) in --block-rpcs");
     }
     if let Some(root) = &opts.file_root {
         match std::fs::metadata(root) {
@@ -213,9 +222,11 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(o) => o,
         Err((msg, code)) => {
             if code == 0 {
-                println!("{msg}");
+                // `--help | head` closes the pipe early: not an error.
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{msg}");
             } else {
-                eprintln!("{msg}");
+                log!("{msg}");
             }
             return code;
         }
@@ -223,7 +234,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     match run(opts) {
         Ok(()) => 0,
         Err(msg) => {
-            eprintln!("nanoqga-host: {msg}");
+            log!("nanoqga-host: {msg}");
             1
         }
     }
@@ -270,7 +281,7 @@ pub fn run(opts: Options) -> Result<(), String> {
     let mut guard = STORAGE.lock().unwrap_or_else(|e| e.into_inner());
     let mut agent = Agent::new(&mut *guard, platform, opts.config);
     if opts.verbose {
-        eprintln!("nanoqga-host: serving on {:?}", opts.transport);
+        log!("nanoqga-host: serving on {:?}", opts.transport);
     }
     match (listener, device) {
         (Some(l), _) => loop {
@@ -294,13 +305,13 @@ pub fn run(opts: Options) -> Result<(), String> {
                 }
             };
             if opts.verbose {
-                eprintln!("nanoqga-host: client connected");
+                log!("nanoqga-host: client connected");
             }
             let mut conn = io::Conn::socket(stream);
             let end = serve(&mut agent, &mut conn, opts.verbose);
             agent.reset_connection();
             if opts.verbose {
-                eprintln!("nanoqga-host: client left ({end:?})");
+                log!("nanoqga-host: client left ({end:?})");
             }
             if end != End::ClientLeft {
                 return Ok(());
@@ -381,7 +392,7 @@ fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool
             Err(e) if e.would_block => {}
             Err(e) => {
                 if verbose {
-                    eprintln!("nanoqga-host: channel error: {e:?}");
+                    log!("nanoqga-host: channel error: {e:?}");
                 }
                 return End::ClientLeft;
             }

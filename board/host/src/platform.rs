@@ -105,7 +105,7 @@ impl Platform for HostPlatform {
         // Never the host: the process ends with status 0 (the serve loop
         // sees the flag right after this poll).
         if self.verbose {
-            eprintln!("nanoqga-host: guest-shutdown ({mode:?}): exiting");
+            log!("nanoqga-host: guest-shutdown ({mode:?}): exiting");
         }
         self.shutdown = Some(mode);
         Ok(())
@@ -171,7 +171,7 @@ impl Platform for HostPlatform {
 
     fn event(&mut self, event: nanoqga::Event) {
         if self.verbose {
-            eprintln!("nanoqga-host: {event:?}");
+            log!("nanoqga-host: {event:?}");
         }
     }
 }
