@@ -1071,3 +1071,110 @@ fn write_info(progress: &mut u32, state: &State<'_>, out: &mut Out<'_>) -> bool 
         *progress = progress.saturating_add(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The agent in the core's own feature set (the host tests in
+    //! `tests-host` run with default features only).
+
+    use super::*;
+
+    struct NoHooks;
+    impl Platform for NoHooks {}
+
+    /// Input from a slice, output into a fixed buffer, 7 bytes per call.
+    struct Wire<'a> {
+        input: &'a [u8],
+        out: [u8; 8192],
+        len: usize,
+    }
+
+    impl embedded_io::ErrorType for Wire<'_> {
+        type Error = core::convert::Infallible;
+    }
+    impl embedded_io::Read for Wire<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            let n = buf.len().min(self.input.len()).min(7);
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input = &self.input[n..];
+            Ok(n)
+        }
+    }
+    impl embedded_io::ReadReady for Wire<'_> {
+        fn read_ready(&mut self) -> Result<bool, Self::Error> {
+            Ok(!self.input.is_empty())
+        }
+    }
+    impl embedded_io::Write for Wire<'_> {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            let n = buf.len().min(7);
+            self.out[self.len..self.len + n].copy_from_slice(&buf[..n]);
+            self.len += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    impl embedded_io::WriteReady for Wire<'_> {
+        fn write_ready(&mut self) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+    }
+
+    /// Runs `input` through an agent at the default capacities.
+    fn converse(input: &[u8], out: &mut [u8]) -> usize {
+        let mut storage: Storage = Storage::new();
+        let mut agent = Agent::new(&mut storage, NoHooks, AgentConfig::default());
+        let mut wire = Wire {
+            input,
+            out: [0; 8192],
+            len: 0,
+        };
+        for _ in 0..100_000 {
+            if agent.poll(&mut wire) == Ok(Poll::Idle) && wire.input.is_empty() {
+                break;
+            }
+        }
+        out[..wire.len].copy_from_slice(&wire.out[..wire.len]);
+        wire.len
+    }
+
+    #[test]
+    fn ping_with_a_number_id_longer_than_the_reply_buffer_is_answered() {
+        // A 2,001-character double and a 60-digit integer as ids, at the
+        // default 1 KiB reply buffer.
+        let mut req = [0u8; 2100];
+        let head = br#"{"execute":"guest-ping","id":7."#;
+        req[..head.len()].copy_from_slice(head);
+        let digits = 2000 - 1;
+        req[head.len()..head.len() + digits].fill(b'7');
+        req[head.len() + digits] = b'}';
+        let req = &req[..head.len() + digits + 1];
+        let mut out = [0u8; 8192];
+        let n = converse(req, &mut out);
+        let reply = &out[..n];
+        assert!(
+            reply.starts_with(br#"{"return": {}, "id": 7.7"#),
+            "{reply:?}"
+        );
+        assert!(reply.ends_with(b"}\n"));
+        #[cfg(not(feature = "float-ids"))]
+        assert_eq!(n, br#"{"return": {}, "id": "#.len() + 2001 + 2);
+        #[cfg(feature = "float-ids")]
+        assert_eq!(reply, b"{\"return\": {}, \"id\": 7.7777777777777777}\n");
+
+        let big = br#"{"execute":"guest-ping","id":123456789012345678901234567890123456789012345678901234567890}"#;
+        let n = converse(big, &mut out);
+        #[cfg(not(feature = "float-ids"))]
+        assert_eq!(
+            &out[..n],
+            &b"{\"return\": {}, \"id\": 123456789012345678901234567890123456789012345678901234567890}\n"[..]
+        );
+        #[cfg(feature = "float-ids")]
+        assert_eq!(
+            &out[..n],
+            &b"{\"return\": {}, \"id\": 1.2345678901234567e+59}\n"[..]
+        );
+    }
+}

@@ -297,6 +297,38 @@ impl<'a> Capture<'a> {
         }
     }
 
+    /// Appends `v` in decimal, zero-padded to at least `width` digits
+    /// (`{:0width$}` without `core::fmt`).
+    pub fn write_dec(&mut self, v: u64, width: usize) {
+        let mut tmp = [0u8; 20];
+        let digits = crate::json::out::fmt_u64(v, &mut tmp);
+        for _ in digits.len()..width {
+            self.write(b"0");
+        }
+        self.write(digits);
+    }
+
+    /// Appends `v` as `0x` and lowercase hex digits (`{:#x}`).
+    pub fn write_hex(&mut self, mut v: u64) {
+        let mut tmp = [0u8; 16];
+        let mut i = tmp.len();
+        while i > 0 {
+            i = i.saturating_sub(1);
+            if let (Some(slot), Some(&d)) = (
+                tmp.get_mut(i),
+                b"0123456789abcdef".get(usize::from(v.to_le_bytes()[0] & 15)),
+            ) {
+                *slot = d;
+            }
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        self.write(b"0x");
+        self.write(tmp.get(i..).unwrap_or(&[]));
+    }
+
     /// Flags the stream as truncated (output was produced but not kept).
     pub fn mark_truncated(&mut self) {
         if self.enabled {

@@ -15,8 +15,6 @@
 //!
 //! [`start_standard`] starts the first four; a board adds its own paths.
 
-use core::fmt::Write as _;
-
 use crate::error::Errno;
 use crate::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, OpenMode, Str};
 
@@ -172,7 +170,10 @@ pub fn cat(
         if let Some(e) = err {
             io.stderr.write(b"cat: ");
             write_str_err(io, &a);
-            let _ = writeln!(io.stderr, ": {}", e.text().unwrap_or("Input/output error"));
+            io.stderr.write(b": ");
+            io.stderr
+                .write(e.text().unwrap_or("Input/output error").as_bytes());
+            io.stderr.write(b"\n");
             status = 1;
         }
     }
@@ -222,7 +223,16 @@ fn errno(e: crate::error::HookError) -> Errno {
 pub fn uptime(io: &mut ExecIo<'_>, nanos: u64) -> ExecStatus {
     let secs = nanos / 1_000_000_000;
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let _ = writeln!(io.stdout, "up {d} days, {h:02}:{m:02}:{s:02}");
+    let out = &mut io.stdout;
+    out.write(b"up ");
+    out.write_dec(d, 1);
+    out.write(b" days, ");
+    out.write_dec(h, 2);
+    out.write(b":");
+    out.write_dec(m, 2);
+    out.write(b":");
+    out.write_dec(s, 2);
+    out.write(b"\n");
     ExecStatus::Exited(0)
 }
 
@@ -244,12 +254,11 @@ impl MemTest {
         state[0] = 0;
         state[1] = 0;
         state[2] = 0;
-        let _ = writeln!(
-            io.stdout,
-            "health-check: testing {} bytes at {:#x}",
-            region.len(),
-            region.as_ptr() as usize
-        );
+        io.stdout.write(b"health-check: testing ");
+        io.stdout.write_dec(region.len() as u64, 1);
+        io.stdout.write(b" bytes at ");
+        io.stdout.write_hex(region.as_ptr() as usize as u64);
+        io.stdout.write(b"\n");
         ExecStatus::Running
     }
 
@@ -258,13 +267,15 @@ impl MemTest {
         const PATTERNS: [u8; 4] = [0x55, 0xAA, 0x00, 0xFF];
         let [offset, pass, errors, _] = *state;
         let Some(&pattern) = PATTERNS.get(usize::try_from(pass).unwrap_or(usize::MAX)) else {
-            let _ = writeln!(
-                io.stdout,
-                "health-check: {} patterns, {} errors\n{}",
-                PATTERNS.len(),
-                errors,
-                if errors == 0 { "PASS" } else { "FAIL" }
-            );
+            io.stdout.write(b"health-check: ");
+            io.stdout.write_dec(PATTERNS.len() as u64, 1);
+            io.stdout.write(b" patterns, ");
+            io.stdout.write_dec(errors, 1);
+            io.stdout.write(if errors == 0 {
+                b" errors\nPASS\n"
+            } else {
+                b" errors\nFAIL\n"
+            });
             return ExecStatus::Exited(if errors == 0 { 0 } else { 1 });
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -285,11 +296,9 @@ impl MemTest {
                 if *b != value(i) {
                     found = found.saturating_add(1);
                     if found <= 8 {
-                        let _ = writeln!(
-                            io.stderr,
-                            "health-check: mismatch at +{:#x}",
-                            start.saturating_add(i)
-                        );
+                        io.stderr.write(b"health-check: mismatch at +");
+                        io.stderr.write_hex(start.saturating_add(i) as u64);
+                        io.stderr.write(b"\n");
                     }
                 }
             }

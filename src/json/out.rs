@@ -15,6 +15,7 @@
 //!   order, where qemu-ga reorders them by its hash table; clients parse JSON,
 //!   so only byte-exact comparisons of object ids can tell.
 
+#[cfg(feature = "float-ids")]
 use core::fmt::Write as _;
 use core::ops::Range;
 
@@ -141,7 +142,7 @@ impl<'a> Out<'a> {
         let frac = us % 1_000_000;
         if frac != 0 {
             let mut t2 = [0u8; 20];
-            let digits = fmt_u64(frac + 1_000_000, &mut t2);
+            let digits = fmt_u64(frac.saturating_add(1_000_000), &mut t2);
             let digits = digits.get(1..).unwrap_or(&[]);
             let end = digits
                 .iter()
@@ -175,7 +176,7 @@ impl<'a> Out<'a> {
     }
 }
 
-fn fmt_u64(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+pub(crate) fn fmt_u64(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
     let mut i = tmp.len();
     loop {
         i = i.saturating_sub(1);
@@ -276,11 +277,14 @@ fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
     }
 }
 
+/// A `core::fmt` sink over a fixed buffer (for `%.17g`).
+#[cfg(feature = "float-ids")]
 struct FmtBuf<'a> {
     buf: &'a mut [u8],
     len: usize,
 }
 
+#[cfg(feature = "float-ids")]
 impl core::fmt::Write for FmtBuf<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len.saturating_add(s.len());
@@ -376,14 +380,26 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
 /// Re-serialises one JSON value of the request buffer, resumably.
 ///
 /// Each [`IdEcho::step`] writes whole tokens (or whole escaped characters
-/// inside a string) while they fit, so the output is correct however small
-/// the pieces are.
+/// inside a string, or any part of a number echoed as typed) while they
+/// fit, so the output is correct however small the pieces are, and a token
+/// longer than the whole output buffer still goes out.
 #[derive(Clone, Copy, Debug)]
 pub struct IdEcho {
     pos: usize,
     end: usize,
-    /// Inside a string: the body's end (index of the closing quote).
-    string_end: Option<usize>,
+    /// A token being copied piecewise.
+    inside: Inside,
+}
+
+/// The token an [`IdEcho`] is in the middle of.
+#[derive(Clone, Copy, Debug)]
+enum Inside {
+    /// Between tokens.
+    Nothing,
+    /// A string whose body ends (closing quote) at this index.
+    String(usize),
+    /// A number echoed as typed, ending at this index.
+    Verbatim(usize),
 }
 
 impl IdEcho {
@@ -392,7 +408,7 @@ impl IdEcho {
         IdEcho {
             pos: span.start,
             end: span.end,
-            string_end: None,
+            inside: Inside::Nothing,
         }
     }
 
@@ -400,19 +416,31 @@ impl IdEcho {
     /// has been written.
     pub fn step(&mut self, src: &[u8], out: &mut Out<'_>) -> bool {
         loop {
-            if let Some(body_end) = self.string_end {
-                let body = src.get(..body_end).unwrap_or(&[]);
-                self.pos = escape_decoded(body, self.pos, out);
-                if self.pos < body_end {
-                    return false;
+            match self.inside {
+                Inside::String(body_end) => {
+                    let body = src.get(..body_end).unwrap_or(&[]);
+                    self.pos = escape_decoded(body, self.pos, out);
+                    if self.pos < body_end || out.remaining() < 1 {
+                        return false;
+                    }
+                    out.bytes(b"\"");
+                    self.pos = body_end.saturating_add(1);
+                    self.inside = Inside::Nothing;
+                    continue;
                 }
-                if out.remaining() < 1 {
-                    return false;
+                Inside::Verbatim(end) => {
+                    // ASCII digits, signs and exponents: any split is fine.
+                    let rest = src.get(self.pos..end).unwrap_or(&[]);
+                    let n = rest.len().min(out.remaining());
+                    out.bytes(rest.get(..n).unwrap_or(&[]));
+                    self.pos = self.pos.saturating_add(n);
+                    if self.pos < end {
+                        return false;
+                    }
+                    self.inside = Inside::Nothing;
+                    continue;
                 }
-                out.bytes(b"\"");
-                self.pos = body_end.saturating_add(1);
-                self.string_end = None;
-                continue;
+                Inside::Nothing => {}
             }
             let window = src.get(..self.end).unwrap_or(&[]);
             let mut toks = Tokens::new(window, self.pos);
@@ -430,18 +458,28 @@ impl IdEcho {
                     }
                     out.bytes(b"\"");
                     self.pos = t.start.saturating_add(1);
-                    self.string_end = Some(t.end.saturating_sub(1));
+                    self.inside = Inside::String(t.end.saturating_sub(1));
                     continue;
                 }
-                TokenKind::Integer => {
-                    let n = normalise_integer(text, &mut tmp);
-                    tmp.get(..n).unwrap_or(&[])
-                }
+                TokenKind::Integer => match normalise_integer(text, &mut tmp) {
+                    Some(n) => tmp.get(..n).unwrap_or(&[]),
+                    None => {
+                        self.pos = t.start;
+                        self.inside = Inside::Verbatim(t.end);
+                        continue;
+                    }
+                },
                 #[cfg(feature = "float-ids")]
                 TokenKind::Float => {
                     let v = parse_f64(text);
                     let n = fmt_g17(v, &mut tmp);
                     tmp.get(..n).unwrap_or(&[])
+                }
+                #[cfg(not(feature = "float-ids"))]
+                TokenKind::Float => {
+                    self.pos = t.start;
+                    self.inside = Inside::Verbatim(t.end);
+                    continue;
                 }
                 _ => text,
             };
@@ -462,24 +500,29 @@ fn parse_f64(text: &[u8]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// An integer token as QEMU's QNum keeps it: int64, else uint64, else double.
-fn normalise_integer(text: &[u8], tmp: &mut [u8; 40]) -> usize {
-    let mut o = FmtBuf { buf: tmp, len: 0 };
-    if let Some(v) = parse_i64(text) {
-        let _ = write!(o, "{v}");
+/// An integer token as QEMU's QNum keeps it: int64, else uint64, else a
+/// double (`%.17g`, with `float-ids`). Returns the length written to `tmp`,
+/// or `None` when the token is to be echoed as typed (beyond uint64 without
+/// `float-ids`; it may be longer than `tmp`).
+fn normalise_integer(text: &[u8], tmp: &mut [u8; 40]) -> Option<usize> {
+    let mut digits = [0u8; 20];
+    let (minus, d) = if let Some(v) = parse_i64(text) {
+        (v < 0, fmt_u64(v.unsigned_abs(), &mut digits))
     } else if let Some(v) = parse_u64(text) {
-        let _ = write!(o, "{v}");
+        (false, fmt_u64(v, &mut digits))
     } else {
         #[cfg(feature = "float-ids")]
-        {
-            let mut g = [0u8; 40];
-            let n = fmt_g17(parse_f64(text), &mut g);
-            let _ = o.write_str(core::str::from_utf8(g.get(..n).unwrap_or(&[])).unwrap_or(""));
-        }
+        return Some(fmt_g17(parse_f64(text), tmp));
         #[cfg(not(feature = "float-ids"))]
-        let _ = o.write_str(core::str::from_utf8(text).unwrap_or("0"));
-    }
-    o.len
+        return None;
+    };
+    let sign: &[u8] = if minus { b"-" } else { b"" };
+    let n = sign.len().saturating_add(d.len());
+    let dst = tmp.get_mut(..n)?;
+    let (s, rest) = dst.split_at_mut(sign.len());
+    s.copy_from_slice(sign);
+    rest.copy_from_slice(d);
+    Some(n)
 }
 
 /// Escapes the raw string body `body[pos..]` (JSON escapes decoded first)
@@ -552,6 +595,7 @@ fn hex4(s: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "float-ids")]
     fn g(v: f64) -> heapless::String<40> {
         let mut b = [0u8; 40];
         let n = fmt_g17(v, &mut b);
@@ -559,6 +603,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "float-ids")]
     fn doubles_format_as_percent_17g() {
         assert_eq!(g(1.0), "1");
         assert_eq!(g(0.1), "0.10000000000000001");
@@ -622,19 +667,67 @@ mod tests {
                 echo(br#"{"a":[1,2.5,null,true]}"#, chunk),
                 r#"{"a": [1, 2.5, null, true]}"#
             );
-            assert_eq!(
-                echo(b"123456789012345678901234567890", chunk),
-                "1.2345678901234568e+29"
-            );
+            #[cfg(feature = "float-ids")]
+            {
+                assert_eq!(
+                    echo(b"123456789012345678901234567890", chunk),
+                    "1.2345678901234568e+29"
+                );
+                assert_eq!(echo(b"1.0", chunk), "1");
+                assert_eq!(echo(b"1e400", chunk), "inf");
+            }
+            #[cfg(not(feature = "float-ids"))]
+            {
+                // Without `float-ids`, doubles are echoed as typed.
+                assert_eq!(
+                    echo(b"123456789012345678901234567890", chunk),
+                    "123456789012345678901234567890"
+                );
+                assert_eq!(echo(b"1.0", chunk), "1.0");
+                assert_eq!(echo(b"1e400", chunk), "1e400");
+            }
             assert_eq!(echo(b"18446744073709551615", chunk), "18446744073709551615");
+            assert_eq!(echo(b"-9223372036854775808", chunk), "-9223372036854775808");
             assert_eq!(echo(b"-0", chunk), "0");
-            assert_eq!(echo(b"1.0", chunk), "1");
-            assert_eq!(echo(b"1e400", chunk), "inf");
             assert_eq!(
                 echo("'é€😀\\u0041\\ud83d\\ude00'".as_bytes(), chunk),
                 r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#
             );
             assert_eq!(echo(br#"  "x"  "#, chunk), r#""x""#);
+        }
+    }
+
+    #[test]
+    fn id_echo_of_a_number_longer_than_the_output_finishes() {
+        // 200 digits through small pieces: a number echoed as typed never
+        // has to fit whole; a formatted double (at most 24 bytes) does.
+        let mut long = [b'7'; 201];
+        long[1] = b'.';
+        #[cfg(feature = "float-ids")]
+        let chunks = [24, 33];
+        #[cfg(not(feature = "float-ids"))]
+        let chunks = [1, 8, 24];
+        for chunk in chunks {
+            let mut e = IdEcho::new(0..long.len());
+            let mut all = [0u8; 256];
+            let mut len = 0;
+            let mut done = false;
+            for _ in 0..1000 {
+                let mut b = [0u8; 64];
+                let mut o = Out::new(&mut b[..chunk]);
+                done = e.step(&long, &mut o);
+                let n = o.len();
+                all[len..len + n].copy_from_slice(&b[..n]);
+                len += n;
+                if done {
+                    break;
+                }
+            }
+            assert!(done, "chunk {chunk}");
+            #[cfg(feature = "float-ids")]
+            assert_eq!(&all[..len], b"7.7777777777777777", "chunk {chunk}");
+            #[cfg(not(feature = "float-ids"))]
+            assert_eq!(&all[..len], &long[..], "chunk {chunk}");
         }
     }
 }
