@@ -232,7 +232,9 @@ pub fn split_replies(out: &[u8]) -> Vec<(bool, Value)> {
 /// `inf` (or `-inf`; `nan` cannot be written in JSON, but is covered too):
 /// not JSON, but qemu-ga's bytes (wire-protocol.md §1), which the agent
 /// reproduces. Those tokens, outside strings, become `null` here so the
-/// rest of the reply can still be checked.
+/// rest of the reply can still be checked. So do number tokens too large
+/// for a double: valid JSON that serde_json refuses, which the core echoes
+/// as typed when built without `float-ids`.
 pub fn qemu_doubles_as_null(line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());
     let mut i = 0;
@@ -258,6 +260,22 @@ pub fn qemu_doubles_as_null(line: &[u8]) -> Vec<u8> {
             Some(w) => {
                 out.extend_from_slice(b"null");
                 i += w.len();
+            }
+            None if b.is_ascii_digit()
+                || (b == b'-' && rest.get(1).is_some_and(u8::is_ascii_digit)) =>
+            {
+                let len = rest
+                    .iter()
+                    .skip(1)
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+                    .map_or(rest.len(), |p| p + 1);
+                let token = &rest[..len];
+                let huge = std::str::from_utf8(token)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(f64::is_infinite);
+                out.extend_from_slice(if huge { b"null" } else { token });
+                i += len;
             }
             None => {
                 in_str = b == b'"';
