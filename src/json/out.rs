@@ -127,22 +127,17 @@ impl<'a> Out<'a> {
         self.bytes(tmp.get(..n).unwrap_or(&[]));
     }
 
-    /// Appends a non-negative double with microsecond precision (without
-    /// the `float-ids` feature, which brings C's `%.17g`).
+    /// Appends a non-negative double with microsecond precision, truncated
+    /// (without the `float-ids` feature, which brings C's `%.17g`). Integer
+    /// arithmetic on the bits only: no soft-float code on FPU-less targets.
     #[cfg(not(feature = "float-ids"))]
     pub fn f64(&mut self, v: f64) {
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "saturating float-to-int casts of a time stamp"
-        )]
-        let us = (v * 1e6) as u64;
+        let (secs, us) = split_micros(v);
         let mut tmp = [0u8; 20];
-        self.bytes(fmt_u64(us / 1_000_000, &mut tmp));
-        let frac = us % 1_000_000;
-        if frac != 0 {
+        self.bytes(fmt_u64(secs, &mut tmp));
+        if us != 0 {
             let mut t2 = [0u8; 20];
-            let digits = fmt_u64(frac.saturating_add(1_000_000), &mut t2);
+            let digits = fmt_u64(us.saturating_add(1_000_000), &mut t2);
             let digits = digits.get(1..).unwrap_or(&[]);
             let end = digits
                 .iter()
@@ -292,6 +287,48 @@ impl core::fmt::Write for FmtBuf<'_> {
         dst.copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
+    }
+}
+
+/// Whole seconds and microseconds (rounded to the nearest) of a
+/// non-negative double, from its bits: negative values and NaN give
+/// `(0, 0)`, values beyond `u64` seconds saturate.
+#[cfg(any(test, not(feature = "float-ids")))]
+fn split_micros(v: f64) -> (u64, u64) {
+    const FRACTION: u64 = (1 << 52) - 1;
+    let bits = v.to_bits();
+    let exp = (bits >> 52) & 0x7FF;
+    if bits >> 63 != 0 || exp == 0 || (exp == 0x7FF && bits & FRACTION != 0) {
+        // Negative, zero or subnormal (far below a microsecond), NaN.
+        return (0, 0);
+    }
+    let mant = (bits & FRACTION) | (1 << 52);
+    // v = mant * 2^(exp - 1075)
+    if exp >= 1075 {
+        let up = u32::try_from(exp.saturating_sub(1075)).unwrap_or(u32::MAX);
+        let secs = if up > 11 { u64::MAX } else { mant << up };
+        return (secs, 0);
+    }
+    let shift = u32::try_from(1075u64.saturating_sub(exp)).unwrap_or(u32::MAX);
+    let secs = mant.checked_shr(shift).unwrap_or(0);
+    let rest = mant
+        & 1u64
+            .checked_shl(shift)
+            .map_or(u64::MAX, |p| p.wrapping_sub(1));
+    // rest < 2^shift: keep its top 32 bits at most so `* 1e6` fits in u64,
+    // then divide by the remaining power of two, rounding to nearest.
+    let drop = shift.saturating_sub(32);
+    let d = shift.saturating_sub(drop);
+    let num = rest
+        .checked_shr(drop)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000);
+    let half = 1u64 << d.saturating_sub(1);
+    let us = num.saturating_add(half) >> d;
+    if us >= 1_000_000 {
+        (secs.saturating_add(1), 0)
+    } else {
+        (secs, us)
     }
 }
 
@@ -694,6 +731,41 @@ mod tests {
                 r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#
             );
             assert_eq!(echo(br#"  "x"  "#, chunk), r#""x""#);
+        }
+    }
+
+    #[test]
+    fn split_micros_rounds_to_the_nearest_microsecond() {
+        assert_eq!(split_micros(0.0), (0, 0));
+        assert_eq!(split_micros(1.0), (1, 0));
+        assert_eq!(split_micros(1.5), (1, 500_000));
+        assert_eq!(split_micros(1_700_000_000.25), (1_700_000_000, 250_000));
+        assert_eq!(split_micros(1_700_000_000.000_001), (1_700_000_000, 1));
+        assert_eq!(split_micros(0.999_999_9), (1, 0));
+        assert_eq!(split_micros(0.000_25), (0, 250));
+        assert_eq!(split_micros(1e-9), (0, 0));
+        assert_eq!(split_micros(-1.0), (0, 0));
+        assert_eq!(split_micros(f64::NAN), (0, 0));
+        assert_eq!(split_micros(1e30), (u64::MAX, 0));
+        assert_eq!(split_micros(f64::INFINITY), (u64::MAX, 0));
+        // Against the exact rational value, rounded, for time stamps.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x % 4_000_000_000_000_000) as f64 / 1_000_000.0;
+            let (s, us) = split_micros(v);
+            let bits = v.to_bits();
+            let e = 1075 - ((bits >> 52) & 0x7FF) as i32;
+            let m = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
+            let exact = if e <= 0 {
+                (m << -e) * 1_000_000
+            } else {
+                (m * 1_000_000 + (1 << (e - 1))) >> e
+            };
+            let got = u128::from(s) * 1_000_000 + u128::from(us);
+            assert!(exact.abs_diff(got) <= 1, "{v}: {s}.{us:06} vs {exact}");
         }
     }
 
