@@ -171,15 +171,35 @@ impl<'a> Out<'a> {
     }
 }
 
-pub(crate) fn fmt_u64(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+/// Decimal digits of `v`, written at the end of `tmp`.
+///
+/// Long division of four 16-bit limbs by 10,000 in `u32` arithmetic: no
+/// 64-bit division, which 32-bit targets would pull in as a ~0.9 KiB
+/// library routine.
+pub(crate) fn fmt_u64(v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut limbs = [48u32, 32, 16, 0].map(|s| u32::try_from((v >> s) & 0xFFFF).unwrap_or(0));
     let mut i = tmp.len();
     loop {
-        i = i.saturating_sub(1);
-        if let Some(slot) = tmp.get_mut(i) {
-            *slot = b'0'.saturating_add((v % 10) as u8);
+        let mut rem = 0u32;
+        for l in &mut limbs {
+            // rem < 10,000, so rem << 16 | limb < 2^30.
+            let cur = (rem << 16) | *l;
+            *l = cur / 10_000;
+            rem = cur % 10_000;
         }
-        v /= 10;
-        if v == 0 || i == 0 {
+        let last = limbs.iter().all(|&l| l == 0);
+        // Four digits, or (for the leading group) as many as it has.
+        for _ in 0..4 {
+            i = i.saturating_sub(1);
+            if let (Some(slot), Ok(d)) = (tmp.get_mut(i), u8::try_from(rem % 10)) {
+                *slot = b'0'.saturating_add(d);
+            }
+            rem /= 10;
+            if last && rem == 0 {
+                break;
+            }
+        }
+        if last || i == 0 {
             break;
         }
     }
@@ -731,6 +751,36 @@ mod tests {
                 r#""\u00E9\u20AC\uD83D\uDE00A\uD83D\uDE00""#
             );
             assert_eq!(echo(br#"  "x"  "#, chunk), r#""x""#);
+        }
+    }
+
+    #[test]
+    fn fmt_u64_matches_display_for_edges_and_a_spread() {
+        let check = |v: u64| {
+            let mut tmp = [0u8; 20];
+            let got = core::str::from_utf8(fmt_u64(v, &mut tmp)).unwrap();
+            let mut want = heapless::String::<20>::new();
+            core::fmt::Write::write_fmt(&mut want, format_args!("{v}")).unwrap();
+            assert_eq!(got, want.as_str());
+        };
+        for v in [0, 1, 9, 10, 99, 100, 9_999, 10_000, 10_001, 65_535, 65_536] {
+            check(v);
+        }
+        for p in 0..20 {
+            let t = 10u64.pow(p);
+            check(t - 1);
+            check(t);
+            check(t + 1);
+        }
+        check(u64::MAX);
+        check(u64::MAX - 1);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check(x);
+            check(x >> (x % 64));
         }
     }
 
