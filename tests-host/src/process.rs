@@ -215,6 +215,55 @@ impl Client {
         self.reply()
     }
 
+    /// The handshake as a patient client runs it (libvirt, `qemu-ga-client`):
+    /// 0xFF + `guest-sync-delimited`, and when no matching reply comes
+    /// within `attempt`, again with the next id, until `total` has passed
+    /// (then it panics). Returns the id that was answered. Replies to
+    /// earlier attempts come before the answered one and are discarded.
+    pub fn resync_retrying(&mut self, first_id: i64, attempt: Duration, total: Duration) -> i64 {
+        let end = Instant::now() + total;
+        let mut id = first_id;
+        loop {
+            self.send(b"\xff");
+            self.send(
+                format!(r#"{{"execute":"guest-sync-delimited","arguments":{{"id":{id}}}}}"#)
+                    .as_bytes(),
+            );
+            let give_up = (Instant::now() + attempt).min(end);
+            loop {
+                // Every complete reply after a sentinel: is it ours?
+                while let Some(p) = self.buf.iter().position(|&b| b == 0xFF) {
+                    let Some(nl) = self.buf[p..].iter().position(|&b| b == b'\n') else {
+                        break;
+                    };
+                    let line: Vec<u8> = self.buf.drain(..=p + nl).skip(p + 1).collect();
+                    let v: Option<Value> = serde_json::from_slice(&line[..line.len() - 1]).ok();
+                    if v.and_then(|v| v.get("return").and_then(Value::as_i64)) == Some(id) {
+                        let _ = self.stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        return id;
+                    }
+                }
+                let now = Instant::now();
+                if now >= give_up {
+                    break;
+                }
+                let _ = self.stream.set_read_timeout(Some(give_up - now));
+                let mut chunk = [0u8; 4096];
+                match self.stream.read(&mut chunk) {
+                    Ok(0) => panic!("closed during resync"),
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                    Err(_) => break,
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "no answer to guest-sync-delimited {first_id}..={id} within {total:?}; received: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            id += 1;
+        }
+    }
+
     /// The 0xFF + `guest-sync-delimited` handshake: discards everything up
     /// to the sentinel and checks the reply.
     pub fn resync(&mut self, id: i64) {

@@ -5,8 +5,6 @@
 //! guests: legacy and modern MMIO transports, a second unrelated port,
 //! QMP's VSERPORT_CHANGE, a host that hangs up mid-request, power-off.
 
-use std::time::Duration;
-
 use nanoqga_tests_host::qemu::{QEMU_AARCH64, Vm, VmConfig, build_board};
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
@@ -115,24 +113,8 @@ fn pl011_reboot_with_no_reboot_exits_qemu() {
 
 #[test]
 fn pl011_reboot_comes_back_fresh() {
-    let Some(vm) = vm(&[], PL011, false) else {
+    let Some(vm) = vm(&[], PL011, true) else {
         return;
     };
-    let mut c = vm.client();
-    c.resync(1);
-    let fh = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"w"}}"#)
-        ["return"]
-        .as_i64();
-    assert_eq!(fh, Some(1000));
-    c.send(br#"{"execute":"guest-shutdown","arguments":{"mode":"reboot"}}"#);
-    std::thread::sleep(Duration::from_millis(500));
-    c.resync(2);
-    let r = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"r"}}"#);
-    assert!(
-        r["error"]["desc"]
-            .as_str()
-            .unwrap_or("")
-            .contains("No such file"),
-        "{r}"
-    );
+    scenarios::reboot_comes_back_fresh(&vm);
 }

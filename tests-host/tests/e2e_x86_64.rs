@@ -15,6 +15,10 @@ const ISA_SERIAL: &[&str] = &[
 ];
 
 fn vm(machine: &str, extra: &[&str]) -> Option<Vm> {
+    vm_qmp(machine, extra, false)
+}
+
+fn vm_qmp(machine: &str, extra: &[&str], qmp: bool) -> Option<Vm> {
     if !require_tool(
         QEMU_X86_64,
         "apt-get install -y --no-install-recommends qemu-system-x86",
@@ -29,7 +33,7 @@ fn vm(machine: &str, extra: &[&str]) -> Option<Vm> {
         machine: &m,
         image: &image,
         devices: ISA_SERIAL,
-        qmp: false,
+        qmp,
     }))
 }
 
@@ -77,23 +81,10 @@ fn pc_reboot_with_no_reboot_exits_qemu() {
 
 #[test]
 fn q35_reboot_comes_back() {
-    let Some(vm) = vm("q35", &[]) else { return };
-    let mut c = vm.client();
-    c.resync(1);
-    let fh = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"w"}}"#)["return"].as_i64();
-    assert_eq!(fh, Some(1000));
-    c.send(br#"{"execute":"guest-shutdown","arguments":{"mode":"reboot"}}"#);
-    std::thread::sleep(Duration::from_millis(500));
-    // A fresh agent: handles count from 1000 again, the RAM store is empty.
-    c.resync(2);
-    let r = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/x","mode":"r"}}"#);
-    assert!(
-        r["error"]["desc"]
-            .as_str()
-            .unwrap_or("")
-            .contains("No such file"),
-        "{r}"
-    );
+    let Some(vm) = vm_qmp("q35", &[], true) else {
+        return;
+    };
+    scenarios::reboot_comes_back_fresh(&vm);
 }
 
 #[test]
