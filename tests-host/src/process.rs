@@ -293,3 +293,17 @@ impl Client {
         }
     }
 }
+
+/// Resident memory of process `pid` in kB: `(VmRSS, VmHWM)` from
+/// `/proc/PID/status` (zeros if it is gone).
+pub fn rss_kb(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

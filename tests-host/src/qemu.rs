@@ -19,6 +19,46 @@ pub const QEMU_X86_64: &str = "/usr/bin/qemu-system-x86_64";
 /// Path of the aarch64 system emulator.
 pub const QEMU_AARCH64: &str = "/usr/bin/qemu-system-aarch64";
 
+/// `-machine virt -cpu cortex-a57`: the aarch64 board's machine.
+pub const AARCH64_VIRT: &[&str] = &["-machine", "virt", "-cpu", "cortex-a57"];
+
+/// COM1 on the QGA socket, as Proxmox's `agent: type=isa` wires it.
+pub const ISA_SERIAL: &[&str] = &[
+    "-chardev",
+    "socket,id=qga0,path={QGA},server=on,wait=off",
+    "-device",
+    "isa-serial,chardev=qga0",
+];
+
+/// The aarch64 virt machine's PL011 on the QGA socket.
+pub const PL011_SERIAL: &[&str] = &[
+    "-chardev",
+    "socket,id=qga0,path={QGA},server=on,wait=off",
+    "-serial",
+    "chardev:qga0",
+];
+
+/// libvirt's device lines for a guest agent channel: the virtio-serial
+/// controller (`controller` is its `-device` value), the agent port
+/// `org.qemu.guest_agent.0` as `channel0` on the QGA socket, and an
+/// unrelated second port `channel1` the agent must ignore.
+pub fn libvirt_channel(controller: &str) -> Vec<String> {
+    [
+        "-device",
+        controller,
+        "-chardev",
+        "socket,id=charchannel0,path={QGA},server=on,wait=off",
+        "-device",
+        "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0",
+        "-chardev",
+        "socket,id=charchannel1,path={QGA}.other,server=on,wait=off",
+        "-device",
+        "virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,id=channel1,name=com.example.other.0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

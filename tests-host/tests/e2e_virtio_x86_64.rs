@@ -8,24 +8,15 @@
 use std::time::Duration;
 
 use nanoqga_tests_host::process::Client;
-use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board, libvirt_channel};
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
 /// libvirt's lines for `<channel type='unix'><target type='virtio'
 /// name='org.qemu.guest_agent.0'/>`, plus an unrelated second port.
 fn libvirt(controller_extra: &str) -> Vec<String> {
-    vec![
-        "-device".into(),
-        format!("virtio-serial-pci,id=virtio-serial0{controller_extra}"),
-        "-chardev".into(),
-        "socket,id=charchannel0,path={QGA},server=on,wait=off".into(),
-        "-device".into(),
-        "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0".into(),
-        "-chardev".into(),
-        "socket,id=charchannel1,path={QGA}.other,server=on,wait=off".into(),
-        "-device".into(),
-        "virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,id=channel1,name=com.example.other.0".into(),
-    ]
+    libvirt_channel(&format!(
+        "virtio-serial-pci,id=virtio-serial0{controller_extra}"
+    ))
 }
 
 fn boot(machine: &[&str], devices: &[String], qmp: bool) -> Option<Vm> {

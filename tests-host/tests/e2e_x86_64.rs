@@ -4,15 +4,8 @@
 
 use std::time::Duration;
 
-use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::qemu::{ISA_SERIAL, QEMU_X86_64, Vm, VmConfig, build_board};
 use nanoqga_tests_host::{require_tool, scenarios, suite};
-
-const ISA_SERIAL: &[&str] = &[
-    "-chardev",
-    "socket,id=qga0,path={QGA},server=on,wait=off",
-    "-device",
-    "isa-serial,chardev=qga0",
-];
 
 fn vm(machine: &str, extra: &[&str]) -> Option<Vm> {
     vm_qmp(machine, extra, false)

@@ -33,6 +33,7 @@ use nanoqga::platform::{FileStore, Platform};
 use nanoqga::{Agent, AgentConfig, Poll};
 use nanoqga_host::HostStorage;
 use nanoqga_tests_host::mock::{MemFiles, MockSerial};
+use nanoqga_tests_host::process::rss_kb;
 use nanoqga_tests_host::process::{TempDir, spawn_qemu_ga};
 use nanoqga_tests_host::{b64decode, b64encode};
 
@@ -322,18 +323,6 @@ fn schedstat_ns(pid: u32) -> u64 {
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .sum()
-}
-
-fn rss_kb(pid: u32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 struct Conn {

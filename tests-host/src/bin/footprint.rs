@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use nanoqga_tests_host::elf::sections;
-use nanoqga_tests_host::qemu::{QEMU_AARCH64, QEMU_X86_64, Vm, VmConfig, build_board};
+use nanoqga_tests_host::qemu::{
+    AARCH64_VIRT, ISA_SERIAL, PL011_SERIAL, QEMU_AARCH64, QEMU_X86_64, Vm, VmConfig, build_board,
+    libvirt_channel,
+};
 
 fn kib(b: u64) -> String {
     format!("{:.1} KiB", b as f64 / 1024.0)
@@ -26,40 +29,6 @@ fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     v.sort();
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
-
-const ISA: &[&str] = &[
-    "-chardev",
-    "socket,id=qga0,path={QGA},server=on,wait=off",
-    "-device",
-    "isa-serial,chardev=qga0",
-];
-
-const VIRTIO_PCI: &[&str] = &[
-    "-device",
-    "virtio-serial-pci,id=virtio-serial0",
-    "-chardev",
-    "socket,id=charchannel0,path={QGA},server=on,wait=off",
-    "-device",
-    "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0",
-];
-
-const VIRTIO_MMIO: &[&str] = &[
-    "-device",
-    "virtio-serial-device,id=virtio-serial0",
-    "-chardev",
-    "socket,id=charchannel0,path={QGA},server=on,wait=off",
-    "-device",
-    "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,name=org.qemu.guest_agent.0",
-];
-
-const PL011: &[&str] = &[
-    "-chardev",
-    "socket,id=qga0,path={QGA},server=on,wait=off",
-    "-serial",
-    "chardev:qga0",
-];
-
-const A64: &[&str] = &["-machine", "virt", "-cpu", "cortex-a57"];
 
 fn main() {
     struct B;
@@ -139,6 +108,10 @@ fn main() {
         image: &'a std::path::Path,
         devices: &'a [&'a str],
     }
+    let pci = libvirt_channel("virtio-serial-pci,id=virtio-serial0");
+    let pci: Vec<&str> = pci.iter().map(String::as_str).collect();
+    let mmio = libvirt_channel("virtio-serial-device,id=virtio-serial0");
+    let mmio: Vec<&str> = mmio.iter().map(String::as_str).collect();
     let cases = [
         Case {
             board: "qemu-x86_64",
@@ -146,7 +119,7 @@ fn main() {
             qemu: QEMU_X86_64,
             machine: &["-machine", "q35"],
             image: &x86,
-            devices: ISA,
+            devices: ISA_SERIAL,
         },
         Case {
             board: "qemu-x86_64",
@@ -154,7 +127,7 @@ fn main() {
             qemu: QEMU_X86_64,
             machine: &["-machine", "pc"],
             image: &x86,
-            devices: ISA,
+            devices: ISA_SERIAL,
         },
         Case {
             board: "qemu-x86_64",
@@ -162,23 +135,23 @@ fn main() {
             qemu: QEMU_X86_64,
             machine: &["-machine", "q35"],
             image: &x86,
-            devices: VIRTIO_PCI,
+            devices: &pci,
         },
         Case {
             board: "qemu-aarch64-virt",
             channel: "PL011",
             qemu: QEMU_AARCH64,
-            machine: A64,
+            machine: AARCH64_VIRT,
             image: &a64,
-            devices: PL011,
+            devices: PL011_SERIAL,
         },
         Case {
             board: "qemu-aarch64-virt",
             channel: "virtio-serial-device (mmio)",
             qemu: QEMU_AARCH64,
-            machine: A64,
+            machine: AARCH64_VIRT,
             image: &a64,
-            devices: VIRTIO_MMIO,
+            devices: &mmio,
         },
     ];
 

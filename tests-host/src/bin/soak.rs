@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nanoqga_tests_host::process::TempDir;
+use nanoqga_tests_host::process::rss_kb;
 use nanoqga_tests_host::{b64decode, b64encode};
 use serde_json::Value;
 
@@ -72,18 +73,6 @@ impl Conn {
             }
         }
     }
-}
-
-fn rss_kb(pid: u32) -> (u64, u64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |k: &str| {
-        s.lines()
-            .find(|l| l.starts_with(k))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Opens as many files as the agent allows, checks the count, closes them.
