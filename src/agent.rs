@@ -1,4 +1,5 @@
-//! The agent: a polled state machine from transport bytes to replies.
+//! The agent: I/O, the buffers and the state machine around the data path
+//! receiver → envelope → dispatch → command → reply.
 //!
 //! Contract:
 //! * [`Agent::poll`] never blocks: it asks `read_ready`/`write_ready` before
@@ -12,6 +13,11 @@
 //! * Replies to requests that are already buffered are batched: the agent
 //!   writes to the transport when it runs out of buffered requests or of
 //!   reply space, so a pipelined client gets many replies per write.
+//! * Shutdown and suspend run only once every earlier reply has been handed
+//!   to the transport (the board may power off inside the call).
+//! * When `poll` returns [`Poll::Idle`], [`Agent::poll_delay`] says how long
+//!   the board may sleep: until input or output room (`None`), or at most
+//!   the delay a running program asked for.
 //! * A transport error is returned as is and leaves the agent unchanged; the
 //!   board decides (retry, or [`Agent::reset_connection`] for a new client).
 //! * Memory is the [`Storage`] the board lends; nothing grows.
@@ -20,24 +26,22 @@
 //! (dropping a request that broke a limit), *replying* (writing a reply).
 
 use core::fmt;
-use core::ops::Range;
+use core::time::Duration;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
-use crate::commands::{
-    Body, COMMANDS, CommandId, Ctx, ExecReport, ListKind, ObjectKind, render_exec_status,
-    render_list, render_object,
-};
+use crate::commands::{self, AgentInfo, Call, CommandSet, DELIMITED, Flow, Table};
 use crate::config::{self, MAX_NESTING, MIN_TX_BYTES};
-use crate::error::{ErrorClass, Piece, QgaError};
-use crate::json::frame::{Frame, Framer, Limit};
-use crate::json::lex::TokenKind;
-use crate::json::out::{IdEcho, Out, escape_decoded, escape_str};
-use crate::json::parse::{KeySlot, SyntaxError, validate};
-use crate::json::walk::{Members, kind_at, qdict_bucket, str_eq, token_at};
-use crate::platform::{ExecStatus, Platform};
-use crate::schema;
-use crate::state::{AgentConfig, ExecSlot, Execs, HandleSlot, Handles, SlotState, State};
+use crate::dispatch::{self, Dispatched, Policy};
+use crate::envelope;
+use crate::error::QgaError;
+use crate::event::{Event, Events};
+use crate::json::frame::Frame;
+use crate::json::parse::KeySlot;
+use crate::platform::Platform;
+use crate::receiver::Receiver;
+use crate::reply::{Reply, Tx};
+use crate::state::{ExecSlot, Execs, HandleSlot, Handles, State};
 
 /// The agent's buffers and tables, owned by the board (a `static`, a stack
 /// variable, or a heap box on a hosted build).
@@ -100,14 +104,72 @@ impl<
     }
 }
 
+/// Settings fixed when the agent starts.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentConfig {
+    /// The commands served ([`commands::ALL`] by default, or a smaller table:
+    /// only the commands of the table are linked).
+    pub commands: Table,
+    /// Commands switched off (qemu-ga's `-b` and `-a`), as rows of
+    /// `commands`; see [`AgentConfig::block`] and [`AgentConfig::allow`].
+    pub policy: Policy,
+    /// The `version` that `guest-info` reports.
+    ///
+    /// The default is "7.2.0": the wire behaviour (texts, orders, the
+    /// validation order) is qemu-ga 7.2's, and the command set is 7.2's
+    /// plus the two read-only commands later versions added.
+    pub version: &'static str,
+    /// Nesting limit for requests (`{` plus `[` open at once), at most
+    /// [`crate::config::MAX_NESTING`].
+    pub max_depth: usize,
+}
+
+impl AgentConfig {
+    /// Defaults around the table `commands`.
+    pub const fn new(commands: Table) -> Self {
+        AgentConfig {
+            commands,
+            policy: Policy {
+                blocked: CommandSet::EMPTY,
+                allowed: None,
+            },
+            version: "7.2.0",
+            max_depth: config::DEFAULT_MAX_DEPTH,
+        }
+    }
+
+    /// Disables the commands named in a comma-separated list (qemu-ga's
+    /// `--block-rpcs`); returns how many names the table does not have
+    /// (they are ignored, as qemu-ga ignores them).
+    pub fn block(&mut self, names: &str) -> usize {
+        let (set, unknown) = CommandSet::from_names(self.commands, names);
+        self.policy.blocked = self.policy.blocked.union(set);
+        unknown
+    }
+
+    /// Enables only the commands named in a comma-separated list (qemu-ga
+    /// 8.1's `--allow-rpcs`; repeated calls add to the list); `block` still
+    /// applies on top. Returns how many names the table does not have.
+    pub fn allow(&mut self, names: &str) -> usize {
+        let (set, unknown) = CommandSet::from_names(self.commands, names);
+        self.policy.allowed = Some(self.policy.allowed.unwrap_or_default().union(set));
+        unknown
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig::new(commands::ALL)
+    }
+}
+
 /// What one [`Agent::poll`] call found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Poll {
     /// Progress was made; more may be possible right away. Call again.
     Busy,
-    /// Nothing to do until the transport becomes readable or writable (or a
-    /// running program needs its next step: see
-    /// [`Agent::programs_running`]).
+    /// Nothing to do until the transport becomes readable or writable, or
+    /// [`Agent::poll_delay`] passes.
     Idle,
     /// The transport reported end of input (`read` returned 0). A socket
     /// board treats this as the client leaving.
@@ -135,28 +197,6 @@ impl fmt::Display for AgentState {
     }
 }
 
-/// Something the agent did, reported to [`Platform::event`] (for a trace
-/// ring, a counter, or nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A command ran; `ok` says whether it succeeded.
-    Command {
-        /// Which command.
-        id: CommandId,
-        /// Success or error reply.
-        ok: bool,
-    },
-    /// A request was rejected before a command ran (syntax, envelope, unknown
-    /// or disabled command, bad arguments).
-    Rejected,
-    /// A lexical error (a stray byte such as 0xFF).
-    Stray,
-    /// A request broke the size or depth limit.
-    Limit(Limit),
-    /// The connection was reset.
-    Reset,
-}
-
 /// Counters since start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -170,111 +210,23 @@ pub struct Stats {
     pub commands_ok: u64,
     /// Error replies.
     pub errors: u64,
-}
-
-/// The reply buffer: `head..len` is waiting for the transport.
-struct Tx<'s> {
-    buf: &'s mut [u8],
-    head: usize,
-    len: usize,
-}
-
-impl<'s> Tx<'s> {
-    fn pending(&self) -> &[u8] {
-        self.buf.get(self.head..self.len).unwrap_or(&[])
-    }
-
-    fn is_empty(&self) -> bool {
-        self.head >= self.len
-    }
-
-    fn free(&self) -> usize {
-        self.buf
-            .len()
-            .saturating_sub(self.len.saturating_sub(self.head))
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.head = self.head.saturating_add(n).min(self.len);
-        if self.head == self.len {
-            self.head = 0;
-            self.len = 0;
-        }
-    }
-
-    /// Moves pending bytes to the front so all free space is at the end.
-    fn compact(&mut self) {
-        if self.head > 0 {
-            self.buf.copy_within(self.head..self.len, 0);
-            self.len = self.len.saturating_sub(self.head);
-            self.head = 0;
-        }
-    }
-
-    /// A writer over all free space.
-    fn writer(&mut self) -> Out<'_> {
-        self.compact();
-        Out::new(self.buf.get_mut(self.len..).unwrap_or(&mut []))
-    }
-
-    fn commit(&mut self, n: usize) {
-        self.len = self.len.saturating_add(n).min(self.buf.len());
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.len = len.max(self.head).min(self.len);
-        if self.head == self.len {
-            self.head = 0;
-            self.len = 0;
-        }
-    }
-}
-
-/// Progress of a reply. One exists at a time, so the size of the error
-/// variant (its description pieces are inline) costs nothing extra.
-struct Reply {
-    kind: ReplyKind,
-    /// The request's `id` value in the request buffer.
-    id: Option<Range<usize>>,
-    echo: IdEcho,
-    phase: u8,
-}
-
-#[allow(clippy::large_enum_variant)]
-enum ReplyKind {
-    Return {
-        body: Body,
-        progress: u32,
-        report: ExecReport,
-    },
-    Error {
-        err: QgaError,
-        piece: u8,
-        offset: u32,
-    },
-}
-
-/// Why a request was not dispatched yet.
-enum Dispatch {
-    Done,
-    /// Wait until earlier replies are written (shutdown/suspend).
-    Wait,
+    /// Events overwritten before the board took them.
+    pub events_dropped: u64,
 }
 
 /// The agent. Borrows its [`Storage`] and owns the board's [`Platform`].
 pub struct Agent<'s, P: Platform> {
     platform: P,
-    rx: &'s mut [u8],
-    rx_len: usize,
-    /// Request bytes the current reply still refers to.
-    held: Option<Range<usize>>,
+    rx: Receiver<'s>,
     tx: Tx<'s>,
     keys: &'s mut [KeySlot],
-    framer: Framer,
-    pending: Option<Frame>,
     reply: Option<Reply>,
     state: State<'s>,
+    config: AgentConfig,
+    /// Rows enabled right now (kept for `guest-info`; changes with `frozen`).
+    enabled: CommandSet,
     stats: Stats,
+    events: Events,
 }
 
 impl<'s, P: Platform> Agent<'s, P> {
@@ -296,25 +248,19 @@ impl<'s, P: Platform> Agent<'s, P> {
         let capture = storage.capture.as_flattened_mut().as_flattened_mut();
         Agent {
             platform,
-            rx: &mut storage.rx,
-            rx_len: 0,
-            held: None,
-            tx: Tx {
-                buf: &mut storage.tx,
-                head: 0,
-                len: 0,
-            },
+            rx: Receiver::new(&mut storage.rx),
+            tx: Tx::new(&mut storage.tx),
             keys: &mut storage.keys,
-            framer: Framer::new(),
-            pending: None,
             reply: None,
             state: State {
                 handles: Handles::new(&mut storage.handles),
                 execs: Execs::new(&mut storage.execs, capture),
                 frozen: false,
-                config,
             },
+            enabled: dispatch::enabled(config.commands, &config.policy, false),
+            config,
             stats: Stats::default(),
+            events: Events::default(),
         }
     }
 
@@ -323,26 +269,48 @@ impl<'s, P: Platform> Agent<'s, P> {
         &mut self.platform
     }
 
+    /// The settings it was started with.
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
     /// Counters since start.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// The oldest diagnostic event not yet taken.
+    pub fn take_event(&mut self) -> Option<Event> {
+        self.events.pop()
     }
 
     /// The coarse state.
     pub fn state(&self) -> AgentState {
         if self.reply.is_some() {
             AgentState::Replying
-        } else if self.framer.discarding().is_some() {
+        } else if self.rx.discarding() {
             AgentState::Discarding
         } else {
             AgentState::Receiving
         }
     }
 
-    /// Whether a `guest-exec` program is running (a board that sleeps while
-    /// idle should still poll now and then so it can make progress).
+    /// Whether a `guest-exec` program is running.
     pub fn programs_running(&self) -> bool {
         self.state.execs.any_running()
+    }
+
+    /// How long the board may sleep after [`Poll::Idle`] before polling
+    /// again: `None` until the transport is readable (or writable, while
+    /// [`Agent::has_output`]); otherwise at most this long, for a running
+    /// program's next step (zero: poll again right away).
+    pub fn poll_delay(&self) -> Option<Duration> {
+        self.state.execs.next_wake()
+    }
+
+    /// Whether the file systems are frozen (`guest-fsfreeze-*`).
+    pub fn frozen(&self) -> bool {
+        self.state.frozen
     }
 
     /// Number of open file handles.
@@ -350,7 +318,7 @@ impl<'s, P: Platform> Agent<'s, P> {
         self.state.handles.open_count()
     }
 
-    /// Number of `guest-exec` status slots in use.
+    /// Number of `guest-exec` programs not yet reported as exited.
     pub fn exec_slots_used(&self) -> usize {
         self.state.execs.used()
     }
@@ -364,29 +332,23 @@ impl<'s, P: Platform> Agent<'s, P> {
     /// requests and any reply owed to the old client. Open files and
     /// programs stay (as in qemu-ga).
     pub fn reset_connection(&mut self) {
-        self.framer.reset();
-        self.rx_len = 0;
-        self.held = None;
-        self.pending = None;
-        self.tx.head = 0;
-        self.tx.len = 0;
-        if self.reply.take().is_some() {
-            self.state.execs.reap_reported();
-        }
-        self.platform.event(Event::Reset);
+        self.rx.reset();
+        self.tx.clear();
+        self.reply = None;
+        self.state.execs.reap_reported();
+        self.event(Event::Reset);
     }
 
     /// Free space in the request buffer, for boards that read input
     /// themselves (e.g. a blocking read on a hosted build). Follow with
     /// [`Agent::input_received`]. Empty while the buffer is full.
     pub fn input_space(&mut self) -> &mut [u8] {
-        self.make_rx_room();
-        self.rx.get_mut(self.rx_len..).unwrap_or(&mut [])
+        self.rx.space()
     }
 
     /// Records that `n` bytes were written into [`Agent::input_space`].
     pub fn input_received(&mut self, n: usize) {
-        self.rx_len = self.rx_len.saturating_add(n).min(self.rx.len());
+        self.rx.commit(n);
         self.stats.bytes_in = self.stats.bytes_in.saturating_add(n as u64);
     }
 
@@ -406,14 +368,13 @@ impl<'s, P: Platform> Agent<'s, P> {
             false
         };
         progress |= self.work();
-        if self.reply.is_none() && self.pending.is_none() && !self.input_buffered() {
+        if self.reply.is_none() && !self.rx.has_peeked() && !self.rx.unscanned() {
             if !self.tx.is_empty() {
                 // Write before reading: the reply must not wait on input.
                 progress |= self.flush(io)?;
             }
-            if self.make_rx_room() && io.read_ready()? {
-                let space = self.rx.get_mut(self.rx_len..).unwrap_or(&mut []);
-                let n = io.read(space)?;
+            if !self.rx.space().is_empty() && io.read_ready()? {
+                let n = io.read(self.rx.space())?;
                 if n == 0 {
                     return Ok(Poll::Eof);
                 }
@@ -429,6 +390,20 @@ impl<'s, P: Platform> Agent<'s, P> {
         Ok(if progress { Poll::Busy } else { Poll::Idle })
     }
 
+    fn event(&mut self, e: Event) {
+        if !self.events.push(e) {
+            self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+        }
+    }
+
+    fn info(&self) -> AgentInfo {
+        AgentInfo {
+            table: self.config.commands,
+            enabled: self.enabled,
+            version: self.config.version,
+        }
+    }
+
     /// Handles buffered input and continues the reply, without I/O. Returns
     /// whether anything happened. At most one request is dispatched.
     fn work(&mut self) -> bool {
@@ -436,33 +411,17 @@ impl<'s, P: Platform> Agent<'s, P> {
         if self.reply.is_some() {
             progress |= self.continue_reply();
         }
-        if self.reply.is_none() {
-            if self.pending.is_none() {
-                self.pending = self.framer.advance(
-                    self.rx.get(..self.rx_len).unwrap_or(&[]),
-                    self.state.config.max_depth,
-                );
-                if self.pending.is_none() {
-                    self.check_overflow();
-                }
-            }
-            if let Some(frame) = self.pending
-                && self.tx.free() >= MIN_TX_BYTES.min(self.tx.buf.len())
-                && let Dispatch::Done = self.handle_frame(frame)
-            {
-                self.pending = None;
-                progress = true;
-                if self.reply.is_some() {
-                    self.continue_reply();
-                }
+        if self.reply.is_none()
+            && let Some(frame) = self.rx.peek(self.config.max_depth)
+            && self.tx.free() >= MIN_TX_BYTES.min(self.tx.capacity())
+            && self.handle(frame)
+        {
+            progress = true;
+            if self.reply.is_some() {
+                self.continue_reply();
             }
         }
         progress
-    }
-
-    /// Unscanned input bytes are waiting in the buffer.
-    fn input_buffered(&self) -> bool {
-        self.framer.pos() < self.rx_len
     }
 
     fn should_flush(&self) -> bool {
@@ -473,9 +432,9 @@ impl<'s, P: Platform> Agent<'s, P> {
         // and nothing waits for the output to drain (a request held back
         // is either short of room or behind a barrier: flush for it).
         let batching = self.reply.is_none()
-            && self.pending.is_none()
-            && self.input_buffered()
-            && self.tx.free() >= MIN_TX_BYTES.min(self.tx.buf.len());
+            && !self.rx.has_peeked()
+            && self.rx.unscanned()
+            && self.tx.free() >= MIN_TX_BYTES.min(self.tx.capacity());
         !batching
     }
 
@@ -494,47 +453,6 @@ impl<'s, P: Platform> Agent<'s, P> {
         Ok(progress)
     }
 
-    /// Makes room at the end of the request buffer if bytes before the
-    /// framer's keep point can go. Returns whether there is room to read.
-    fn make_rx_room(&mut self) -> bool {
-        if self.held.is_some() || self.pending.is_some() {
-            return self.rx_len < self.rx.len();
-        }
-        let keep = self.framer.keep_from().min(self.rx_len);
-        if keep == self.rx_len {
-            // Nothing live: start over at the front for free.
-            self.framer.shift(keep);
-            self.rx_len = 0;
-        } else if keep > 0 && self.rx.len().saturating_sub(self.rx_len) < self.rx.len() / 2 {
-            self.rx.copy_within(keep..self.rx_len, 0);
-            self.framer.shift(keep);
-            self.rx_len = self.rx_len.saturating_sub(keep);
-        }
-        self.check_overflow();
-        self.rx_len < self.rx.len()
-    }
-
-    /// A message that fills the whole buffer can never fit: discard it.
-    fn check_overflow(&mut self) {
-        if self.held.is_some() || self.pending.is_some() {
-            return;
-        }
-        if self.rx_len == self.rx.len() && self.framer.pos() == self.rx_len {
-            let keep = self.framer.keep_from();
-            if keep == 0 || self.framer.discarding().is_some() {
-                self.framer.overflow();
-                let keep = self.framer.keep_from().min(self.rx_len);
-                self.rx.copy_within(keep..self.rx_len, 0);
-                self.framer.shift(keep);
-                self.rx_len = self.rx_len.saturating_sub(keep);
-            } else {
-                self.rx.copy_within(keep..self.rx_len, 0);
-                self.framer.shift(keep);
-                self.rx_len = self.rx_len.saturating_sub(keep);
-            }
-        }
-    }
-
     fn step_programs(&mut self) {
         if self.state.execs.any_running()
             && let Some(p) = self.platform.programs()
@@ -543,257 +461,130 @@ impl<'s, P: Platform> Agent<'s, P> {
         }
     }
 
-    /// Starts the reply to one frame.
-    fn handle_frame(&mut self, frame: Frame) -> Dispatch {
-        match frame {
+    /// Starts the reply to one frame; false if it must wait (a silent
+    /// command behind replies not yet written).
+    fn handle(&mut self, frame: Frame) -> bool {
+        let err = match frame {
+            Frame::Message { start, end } => return self.handle_message(start..end),
             Frame::Stray { start, end } => {
-                self.platform.event(Event::Stray);
-                // qemu-ga prints the token with %s: a NUL ends it.
-                let text = self.rx.get(start..end).unwrap_or(&[]);
-                let cut = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-                let err = QgaError::generic("JSON parse error, stray '")
-                    .req(start..start.saturating_add(cut))
-                    .lit("'");
-                self.start_error(err, None, Some(start..end));
-                Dispatch::Done
+                self.event(Event::Stray);
+                envelope::stray(self.rx.bytes(), start..end)
             }
             Frame::Limit(limit) => {
-                self.platform.event(Event::Limit(limit));
-                let err = match limit {
-                    Limit::Depth => QgaError::generic("JSON nesting depth limit exceeded"),
-                    Limit::Size => QgaError::generic(
-                        "JSON token size limit exceeded: request larger than the agent's ",
-                    )
-                    .int(i64::try_from(self.rx.len()).unwrap_or(i64::MAX))
-                    .lit("-byte buffer"),
-                };
-                self.start_error(err, None, None);
-                Dispatch::Done
+                self.event(Event::Limit(limit));
+                envelope::limit(limit, self.rx.capacity())
             }
-            Frame::Message { start, end } => self.handle_message(start..end),
-        }
+        };
+        self.rx.accept();
+        self.start_error(err, None);
+        true
     }
 
-    fn start_error(&mut self, err: QgaError, id: Option<Range<usize>>, held: Option<Range<usize>>) {
+    fn start_error(&mut self, err: QgaError, id: Option<core::ops::Range<usize>>) {
         self.stats.errors = self.stats.errors.saturating_add(1);
         self.stats.replies = self.stats.replies.saturating_add(1);
-        self.held = held;
-        let echo = IdEcho::new(id.clone().unwrap_or(0..0));
-        self.reply = Some(Reply {
-            kind: ReplyKind::Error {
-                err,
-                piece: 0,
-                offset: 0,
-            },
-            id,
-            echo,
-            phase: 0,
-        });
+        self.reply = Some(Reply::error(err, id));
     }
 
-    fn handle_message(&mut self, msg: Range<usize>) -> Dispatch {
-        let held = Some(msg.clone());
-        let buf = self.rx.get(..msg.end).unwrap_or(&[]);
-        // 1. Syntax.
-        let top = match validate(buf, msg.start, self.keys) {
-            Ok(top) => top,
-            Err(e) => {
-                self.platform.event(Event::Rejected);
-                let err = QgaError::generic("JSON parse error, ");
-                let err = match e {
-                    SyntaxError::InvalidKeyword(r) => err.lit("invalid keyword '").req(r).lit("'"),
-                    SyntaxError::InvalidUnicode(r) => {
-                        err.req(r).lit(" is not a valid Unicode character")
-                    }
-                    other => err.lit(other.text()),
-                };
-                self.start_error(err, None, held);
-                return Dispatch::Done;
-            }
+    fn reject(&mut self, err: QgaError, id: Option<core::ops::Range<usize>>) -> bool {
+        self.event(Event::Rejected);
+        self.rx.accept();
+        self.start_error(err, id);
+        true
+    }
+
+    fn handle_message(&mut self, msg: core::ops::Range<usize>) -> bool {
+        let req = match envelope::parse(self.rx.bytes(), msg, self.keys) {
+            Ok(r) => r,
+            Err(r) => return self.reject(r.error, r.id),
         };
-        if top != TokenKind::LCurly {
-            self.platform.event(Event::Rejected);
-            self.start_error(
-                QgaError::generic("QMP input must be a JSON object"),
-                None,
-                held,
-            );
-            return Dispatch::Done;
-        }
-        // 2. Envelope, members checked in qemu-ga's QDict order.
-        let mut execute = None;
-        let mut arguments = None;
-        let mut id = None;
-        let mut first_bad: Option<((u32, u32), QgaError)> = None;
-        for (index, (key, value)) in Members::new(buf, msg.start).enumerate() {
-            let bad = if str_eq(buf, key.clone(), b"execute") {
-                if token_at(buf, value.start).map(|t| t.kind) == Some(TokenKind::String) {
-                    execute = Some(value);
-                    None
-                } else {
-                    Some(QgaError::generic(
-                        "QMP input member 'execute' must be a string",
-                    ))
-                }
-            } else if str_eq(buf, key.clone(), b"arguments") {
-                if kind_at(buf, value.start) == crate::json::walk::Kind::Object {
-                    arguments = Some(value);
-                    None
-                } else {
-                    Some(QgaError::generic(
-                        "QMP input member 'arguments' must be an object",
-                    ))
-                }
-            } else if str_eq(buf, key.clone(), b"id") {
-                id = Some(value);
-                None
-            } else {
-                Some(
-                    QgaError::generic("QMP input member '")
-                        .req_str(key.clone())
-                        .lit("' is unexpected"),
-                )
-            };
-            if let Some(err) = bad {
-                // Bucket ascending; within a bucket the later member first.
-                let order = (
-                    qdict_bucket(buf, key),
-                    u32::MAX.saturating_sub(u32::try_from(index).unwrap_or(u32::MAX)),
-                );
-                if first_bad.as_ref().is_none_or(|(o, _)| order < *o) {
-                    first_bad = Some((order, err));
-                }
-            }
-        }
-        if let Some((_, err)) = first_bad {
-            self.platform.event(Event::Rejected);
-            self.start_error(err, id, held);
-            return Dispatch::Done;
-        }
-        let Some(execute) = execute else {
-            self.platform.event(Event::Rejected);
-            self.start_error(
-                QgaError::generic("QMP input lacks member 'execute'"),
-                id,
-                held,
-            );
-            return Dispatch::Done;
+        let c = &self.config;
+        let d = match dispatch::dispatch(
+            self.rx.bytes(),
+            &req,
+            c.commands,
+            &c.policy,
+            self.state.frozen,
+        ) {
+            Ok(d) => d,
+            Err(e) => return self.reject(e, req.id),
         };
-        // 3. Command lookup and enablement.
-        let command = COMMANDS
-            .iter()
-            .find(|c| str_eq(buf, execute.clone(), c.name.as_bytes()));
-        let Some(command) = command else {
-            self.platform.event(Event::Rejected);
-            let err = QgaError::new(ErrorClass::CommandNotFound)
-                .lit("The command ")
-                .req_str(execute)
-                .lit(" has not been found");
-            self.start_error(err, id, held);
-            return Dispatch::Done;
-        };
-        if let Some(reason) = self.state.disabled_reason(command) {
-            self.platform.event(Event::Rejected);
-            let err = QgaError::new(ErrorClass::CommandNotFound)
-                .lit("Command ")
-                .lit(command.name)
-                .lit(" has been disabled")
-                .lit(reason);
-            self.start_error(err, id, held);
-            return Dispatch::Done;
+        if !d.command.success_response() && !self.tx.is_empty() {
+            // Shutdown and suspend run once earlier replies are written.
+            return false;
         }
-        // 4. Arguments.
-        let args = match schema::check(buf, arguments, command.args) {
-            Ok(a) => a,
-            Err(err) => {
-                self.platform.event(Event::Rejected);
-                self.start_error(err, id, held);
-                return Dispatch::Done;
-            }
-        };
-        // 5. Shutdown and suspend run once earlier replies are written.
-        if !command.success_response && !self.tx.is_empty() {
-            return Dispatch::Wait;
+        self.rx.accept();
+        self.run(d, req.id);
+        true
+    }
+
+    /// Runs a command, its value going right after the reply prefix.
+    fn run(&mut self, d: Dispatched, id: Option<core::ops::Range<usize>>) {
+        let command = d.command;
+        let alone = self.tx.is_empty();
+        // The writer moves pending bytes to the front: the mark comes after.
+        let mut prefix = self.tx.writer();
+        if command.flags & DELIMITED != 0 {
+            prefix.bytes(&[0xFF]);
         }
-        // 6. Run it, the return value going right after the prefix.
-        self.tx.compact();
-        let mark = self.tx.len;
-        let mut out = self.tx.writer();
-        if command.id == CommandId::SyncDelimited {
-            out.bytes(&[0xFF]);
-        }
-        out.str("{\"return\": ");
-        let prefix = out.len();
-        self.tx.commit(prefix);
-        let tail = self.tx.buf.get_mut(self.tx.len..).unwrap_or(&mut []);
-        let mut ctx = Ctx {
-            rx: self.rx,
-            args,
+        prefix.str("{\"return\": ");
+        let n = prefix.len();
+        let mark = self.tx.end();
+        self.tx.commit(n);
+        let frozen = self.state.frozen;
+        let agent = self.info();
+        let mut call = Call {
+            rx: self.rx.bytes_mut(),
             platform: &mut self.platform,
             state: &mut self.state,
-            out: Out::new(tail),
-            id: command.id,
+            out: crate::json::out::Out::new(self.tx.tail()),
+            agent,
+            alone,
         };
-        let result = (command.handler)(&mut ctx);
-        let written = ctx.out.len();
-        let fitted = ctx.out.ok();
+        let result = (command.run)(&mut call, &d.spans);
+        let (written, fitted) = (call.out.len(), call.out.ok());
+        if self.state.frozen != frozen {
+            let c = &self.config;
+            self.enabled = dispatch::enabled(c.commands, &c.policy, self.state.frozen);
+        }
         self.stats.replies = self.stats.replies.saturating_add(1);
+        let ok = matches!(result, Ok(Flow::NoReply)) || (result.is_ok() && fitted);
+        self.event(Event::Command {
+            name: command.name,
+            ok,
+        });
         match result {
-            Ok(Body::NoReply) => {
+            Ok(Flow::NoReply) => {
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command {
-                    id: command.id,
-                    ok: true,
-                });
+                self.rx.release();
                 self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
                 self.stats.replies = self.stats.replies.saturating_sub(1);
             }
-            Ok(body) if fitted => {
+            Ok(flow) if fitted => {
                 self.tx.commit(written);
-                self.platform.event(Event::Command {
-                    id: command.id,
-                    ok: true,
-                });
                 self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
-                self.held = held;
-                let echo = IdEcho::new(id.clone().unwrap_or(0..0));
-                self.reply = Some(Reply {
-                    kind: ReplyKind::Return {
-                        body,
-                        progress: 0,
-                        report: ExecReport::default(),
-                    },
-                    id,
-                    echo,
-                    phase: 0,
-                });
+                let value = match flow {
+                    Flow::More(c) => Some(c),
+                    _ => None,
+                };
+                self.reply = Some(Reply::success(value, id));
             }
             Ok(_) => {
                 // Only a handler with unbounded output can get here (its
                 // pieces are otherwise bounded by MIN_TX_BYTES).
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command {
-                    id: command.id,
-                    ok: false,
-                });
                 self.stats.replies = self.stats.replies.saturating_sub(1);
                 self.start_error(
                     QgaError::generic("reply does not fit the agent's buffer"),
                     id,
-                    held,
                 );
             }
             Err(err) => {
                 self.tx.truncate(mark);
-                self.platform.event(Event::Command {
-                    id: command.id,
-                    ok: false,
-                });
                 self.stats.replies = self.stats.replies.saturating_sub(1);
-                self.start_error(err, id, held);
+                self.start_error(err, id);
             }
         }
-        Dispatch::Done
     }
 
     /// Writes as much of the reply as fits. Returns whether bytes were added.
@@ -801,274 +592,25 @@ impl<'s, P: Platform> Agent<'s, P> {
         let Some(mut reply) = self.reply.take() else {
             return false;
         };
-        let buffer_empty = self.tx.is_empty();
-        let mut out = self.tx.writer();
-        let done = write_reply(
-            &mut reply,
-            self.rx,
-            &mut self.platform,
-            &mut self.state,
-            &mut out,
-            buffer_empty,
-        );
-        let n = out.len();
+        let alone = self.tx.is_empty();
+        let agent = self.info();
+        let mut call = Call {
+            rx: self.rx.bytes_mut(),
+            platform: &mut self.platform,
+            state: &mut self.state,
+            out: self.tx.writer(),
+            agent,
+            alone,
+        };
+        let done = reply.write(&mut call);
+        let n = call.out.len();
         self.tx.commit(n);
         if done {
-            self.held = None;
-            self.state.execs.reap_reported();
+            self.rx.release();
         } else {
             self.reply = Some(reply);
         }
         n > 0 || done
-    }
-}
-
-/// Writes the reply while it fits; true when complete.
-fn write_reply(
-    reply: &mut Reply,
-    rx: &[u8],
-    platform: &mut dyn Platform,
-    state: &mut State<'_>,
-    out: &mut Out<'_>,
-    buffer_empty: bool,
-) -> bool {
-    loop {
-        let mark = out.len();
-        match &mut reply.kind {
-            ReplyKind::Return {
-                body,
-                progress,
-                report,
-            } => match reply.phase {
-                0 => {
-                    if !write_body(
-                        body,
-                        progress,
-                        report,
-                        rx,
-                        platform,
-                        state,
-                        out,
-                        buffer_empty && mark == 0,
-                    ) {
-                        return false;
-                    }
-                }
-                1 => {
-                    if reply.id.is_some() {
-                        out.str(", \"id\": ");
-                    }
-                }
-                2 => {
-                    if reply.id.is_some() && !reply.echo.step(rx, out) {
-                        return false;
-                    }
-                }
-                3 => out.str("}\n"),
-                _ => return true,
-            },
-            ReplyKind::Error { err, piece, offset } => match reply.phase {
-                0 => out.str(if reply.id.is_some() { "{\"id\": " } else { "{" }),
-                1 => {
-                    if reply.id.is_some() && !reply.echo.step(rx, out) {
-                        return false;
-                    }
-                }
-                2 => {
-                    if reply.id.is_some() {
-                        out.str(", ");
-                    }
-                    out.str("\"error\": {\"class\": \"");
-                    out.str(err.class().as_str());
-                    out.str("\", \"desc\": \"");
-                }
-                3 => {
-                    if !write_desc(err, piece, offset, rx, out) {
-                        return false;
-                    }
-                }
-                4 => out.str("\"}}\n"),
-                _ => return true,
-            },
-        }
-        if !out.ok() {
-            out.truncate(mark);
-            return false;
-        }
-        reply.phase = reply.phase.saturating_add(1);
-    }
-}
-
-/// Streams the error description's pieces, escaped.
-fn write_desc(
-    err: &QgaError,
-    piece: &mut u8,
-    offset: &mut u32,
-    rx: &[u8],
-    out: &mut Out<'_>,
-) -> bool {
-    while let Some(p) = err.pieces().get(usize::from(*piece)).copied() {
-        let at = *offset as usize;
-        let finished = match p {
-            Piece::Lit(s) => stream_escaped(s.as_bytes(), at, offset, out),
-            Piece::Text => stream_escaped(err.inline_text().as_bytes(), at, offset, out),
-            Piece::Req { start, end } => {
-                let bytes = rx.get(start as usize..end as usize).unwrap_or(&[]);
-                stream_escaped(bytes, at, offset, out)
-            }
-            Piece::ReqStr { start, end } => {
-                // The token body, decoded then escaped.
-                let body_start = (start as usize).saturating_add(1);
-                let body_end = (end as usize).saturating_sub(1).max(body_start);
-                let body = rx.get(..body_end).unwrap_or(&[]);
-                let from = body_start.saturating_add(at);
-                let next = escape_decoded(body, from, out);
-                *offset = u32::try_from(next.saturating_sub(body_start)).unwrap_or(u32::MAX);
-                next >= body_end
-            }
-            Piece::Int(v) => {
-                let mark = out.len();
-                out.i64(v);
-                if !out.ok() {
-                    out.truncate(mark);
-                    false
-                } else {
-                    true
-                }
-            }
-        };
-        if !finished {
-            return false;
-        }
-        *piece = piece.saturating_add(1);
-        *offset = 0;
-    }
-    true
-}
-
-fn stream_escaped(bytes: &[u8], at: usize, offset: &mut u32, out: &mut Out<'_>) -> bool {
-    let next = escape_str(bytes, at, out);
-    *offset = u32::try_from(next).unwrap_or(u32::MAX);
-    next >= bytes.len()
-}
-
-/// Streams a return value that was not rendered at dispatch.
-#[allow(clippy::too_many_arguments)]
-fn write_body(
-    body: &mut Body,
-    progress: &mut u32,
-    report: &mut ExecReport,
-    rx: &[u8],
-    platform: &mut dyn Platform,
-    state: &mut State<'_>,
-    out: &mut Out<'_>,
-    buffer_empty: bool,
-) -> bool {
-    let _ = rx;
-    match body {
-        Body::Rendered | Body::NoReply => true,
-        Body::Info => write_info(progress, state, out),
-        Body::Object(kind) => write_object(*kind, platform, out, buffer_empty),
-        Body::List { kind, done } => write_list(*kind, done, platform, out, buffer_empty),
-        Body::FileRead(fr) => fr.step(platform.files(), out),
-        Body::ExecStatus { slot } => {
-            let slot = usize::from(*slot);
-            let Some(s) = state.execs.slot(slot) else {
-                return true;
-            };
-            let status = match s.state {
-                SlotState::Reaping(st) | SlotState::Done(st) => st,
-                _ => ExecStatus::Exited(0),
-            };
-            let (ot, et) = (s.out_truncated, s.err_truncated);
-            let (o, e) = state.execs.captured(slot);
-            render_exec_status(report, status, o, e, ot, et, out)
-        }
-    }
-}
-
-fn write_object(
-    kind: ObjectKind,
-    platform: &mut dyn Platform,
-    out: &mut Out<'_>,
-    buffer_empty: bool,
-) -> bool {
-    match render_object(kind, platform, out, false) {
-        Ok(true) => true,
-        Ok(false) if buffer_empty => {
-            // Too large for the whole buffer: send it without optional strings.
-            matches!(render_object(kind, platform, out, true), Ok(true)) || {
-                out.str("{}");
-                true
-            }
-        }
-        Ok(false) => false,
-        Err(_) => {
-            // The board failed after the reply started: an empty object keeps
-            // the reply valid.
-            out.str("{}");
-            out.ok()
-        }
-    }
-}
-
-fn write_list(
-    kind: ListKind,
-    done: &mut u32,
-    platform: &mut dyn Platform,
-    out: &mut Out<'_>,
-    buffer_empty: bool,
-) -> bool {
-    let (n, complete) =
-        render_list(kind, platform, out, *done, buffer_empty).unwrap_or((*done, true));
-    *done = n;
-    if !complete {
-        return false;
-    }
-    out.str("]");
-    out.ok()
-}
-
-/// `guest-info`: `{"version": …, "supported_commands": [...]}`, commands in
-/// reverse registration order, as qemu-ga lists them.
-fn write_info(progress: &mut u32, state: &State<'_>, out: &mut Out<'_>) -> bool {
-    let total = u32::try_from(COMMANDS.len()).unwrap_or(0);
-    loop {
-        let mark = out.len();
-        match *progress {
-            0 => {
-                out.str("{\"version\": ");
-                out.quoted(state.config.version.as_bytes());
-                out.str(", \"supported_commands\": [");
-            }
-            p if p <= total => {
-                let index = total.saturating_sub(p) as usize;
-                let Some(c) = COMMANDS.get(index) else {
-                    return true;
-                };
-                if p > 1 {
-                    out.str(", ");
-                }
-                out.str("{\"enabled\": ");
-                out.bool(state.enabled(c));
-                out.str(", \"name\": \"");
-                out.str(c.name);
-                out.str("\", \"success-response\": ");
-                out.bool(c.success_response);
-                out.str("}");
-            }
-            _ => {
-                out.str("]}");
-                if out.ok() {
-                    return true;
-                }
-            }
-        }
-        if !out.ok() {
-            out.truncate(mark);
-            return false;
-        }
-        *progress = progress.saturating_add(1);
     }
 }
 
@@ -1123,9 +665,9 @@ mod tests {
     }
 
     /// Runs `input` through an agent at the default capacities.
-    fn converse(input: &[u8], out: &mut [u8]) -> usize {
+    fn converse_with(input: &[u8], out: &mut [u8], config: AgentConfig) -> usize {
         let mut storage: Storage = Storage::new();
-        let mut agent = Agent::new(&mut storage, NoHooks, AgentConfig::default());
+        let mut agent = Agent::new(&mut storage, NoHooks, config);
         let mut wire = Wire {
             input,
             out: [0; 8192],
@@ -1138,6 +680,10 @@ mod tests {
         }
         out[..wire.len].copy_from_slice(&wire.out[..wire.len]);
         wire.len
+    }
+
+    fn converse(input: &[u8], out: &mut [u8]) -> usize {
+        converse_with(input, out, AgentConfig::default())
     }
 
     #[test]
@@ -1175,6 +721,36 @@ mod tests {
         assert_eq!(
             &out[..n],
             &b"{\"return\": {}, \"id\": 1.2345678901234567e+59}\n"[..]
+        );
+    }
+
+    #[test]
+    fn health_table_answers_commands_it_lacks_as_not_found() {
+        let mut out = [0u8; 8192];
+        let n = converse_with(
+            br#"{"execute":"guest-file-open","arguments":{"path":"x"}}"#,
+            &mut out,
+            AgentConfig::new(commands::HEALTH),
+        );
+        assert_eq!(
+            &out[..n],
+            &b"{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command guest-file-open has not been found\"}}\n"[..]
+        );
+    }
+
+    #[test]
+    fn board_without_capabilities_answers_not_supported() {
+        let mut out = [0u8; 8192];
+        let n = converse(
+            br#"{"execute":"guest-get-time"}{"execute":"guest-get-disks"}"#,
+            &mut out,
+        );
+        let text = core::str::from_utf8(&out[..n]).unwrap();
+        assert_eq!(
+            text.matches("this feature or command is not currently supported")
+                .count(),
+            2,
+            "{text}"
         );
     }
 }

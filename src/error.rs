@@ -11,7 +11,7 @@
 //!   No such file or directory`, …). [`HookError::Unsupported`] always becomes
 //!   qemu-ga's "not supported" error.
 //! * Building an error never fails: pieces beyond the fixed capacity are
-//!   dropped, and inline text is cut at a character boundary.
+//!   dropped.
 
 use core::ops::Range;
 
@@ -41,9 +41,6 @@ pub const UNSUPPORTED: &str = "this feature or command is not currently supporte
 /// Most pieces one description holds.
 pub const MAX_PIECES: usize = 10;
 
-/// Bytes of inline text one description holds.
-pub const INLINE_TEXT: usize = 64;
-
 /// One piece of an error description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Piece {
@@ -65,18 +62,35 @@ pub enum Piece {
         /// One past the closing quote.
         end: u32,
     },
-    /// A decimal integer.
-    Int(i64),
-    /// The error's inline text.
-    Text,
+    /// A decimal integer, as its two 32-bit halves (high, low), so that a
+    /// piece is three words on 32-bit targets.
+    Int(i32, u32),
+}
+
+impl Piece {
+    /// The piece for integer `v`.
+    pub fn int(v: i64) -> Piece {
+        let bits = v.to_le_bytes();
+        let hi = i32::from_le_bytes([bits[4], bits[5], bits[6], bits[7]]);
+        let lo = u32::from_le_bytes([bits[0], bits[1], bits[2], bits[3]]);
+        Piece::Int(hi, lo)
+    }
+
+    /// The value of an [`Piece::Int`] (0 for other pieces).
+    pub fn int_value(&self) -> i64 {
+        match *self {
+            Piece::Int(hi, lo) => (i64::from(hi) << 32) | i64::from(lo),
+            _ => 0,
+        }
+    }
 }
 
 /// An error reply: class and description.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QgaError {
     class: ErrorClass,
-    pieces: heapless::Vec<Piece, MAX_PIECES>,
-    text: heapless::String<INLINE_TEXT>,
+    len: u8,
+    pieces: [Piece; MAX_PIECES],
 }
 
 impl QgaError {
@@ -84,8 +98,8 @@ impl QgaError {
     pub fn new(class: ErrorClass) -> Self {
         QgaError {
             class,
-            pieces: heapless::Vec::new(),
-            text: heapless::String::new(),
+            len: 0,
+            pieces: [Piece::Lit(""); MAX_PIECES],
         }
     }
 
@@ -106,80 +120,57 @@ impl QgaError {
 
     /// The pieces of the description.
     pub fn pieces(&self) -> &[Piece] {
-        &self.pieces
+        self.pieces.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
-    /// The inline text (for [`Piece::Text`]).
-    pub fn inline_text(&self) -> &str {
-        &self.text
+    /// Appends a piece (dropped beyond [`MAX_PIECES`]). Not inlined: one
+    /// copy of the bounds logic serves every error of the agent.
+    #[inline(never)]
+    fn push(&mut self, p: Piece) {
+        if let Some(slot) = self.pieces.get_mut(usize::from(self.len)) {
+            *slot = p;
+            self.len = self.len.saturating_add(1);
+        }
     }
 
     /// Appends fixed text.
+    #[inline(always)]
     pub fn lit(mut self, s: &'static str) -> Self {
-        let _ = self.pieces.push(Piece::Lit(s));
+        self.push(Piece::Lit(s));
         self
     }
 
     /// Appends bytes of the request buffer.
+    #[inline(always)]
     pub fn req(mut self, r: Range<usize>) -> Self {
         let start = u32::try_from(r.start).unwrap_or(u32::MAX);
         let end = u32::try_from(r.end).unwrap_or(u32::MAX);
-        let _ = self.pieces.push(Piece::Req { start, end });
+        self.push(Piece::Req { start, end });
         self
     }
 
     /// Appends the decoded text of a JSON string token of the request buffer.
+    #[inline(always)]
     pub fn req_str(mut self, tok: Range<usize>) -> Self {
         let start = u32::try_from(tok.start).unwrap_or(u32::MAX);
         let end = u32::try_from(tok.end).unwrap_or(u32::MAX);
-        let _ = self.pieces.push(Piece::ReqStr { start, end });
+        self.push(Piece::ReqStr { start, end });
         self
     }
 
     /// Appends an integer.
+    #[inline(always)]
     pub fn int(mut self, v: i64) -> Self {
-        let _ = self.pieces.push(Piece::Int(v));
-        self
-    }
-
-    /// Appends text that is copied into the error (at most [`INLINE_TEXT`]
-    /// bytes over the error's lifetime, cut at a character boundary).
-    pub fn text(mut self, s: &str) -> Self {
-        let room = INLINE_TEXT.saturating_sub(self.text.len());
-        let mut cut = s.len().min(room);
-        while !s.is_char_boundary(cut) {
-            cut = cut.saturating_sub(1);
-        }
-        if self.text.push_str(s.get(..cut).unwrap_or("")).is_ok() {
-            let _ = self.pieces.push(Piece::Text);
-        }
+        self.push(Piece::int(v));
         self
     }
 
     /// Appends a parameter name as qemu's input visitor prints it.
-    pub fn name(self, n: &ParamName) -> Self {
-        match *n {
-            ParamName::Top(s) => self.lit(s),
-            ParamName::Key(ref r) => self.req_str(r.clone()),
-            ParamName::Elem {
-                list,
-                index,
-                member,
-            } => {
-                let e = self
-                    .lit(list)
-                    .lit("[")
-                    .int(i64::try_from(index).unwrap_or(i64::MAX))
-                    .lit("]");
-                match member {
-                    None => e,
-                    Some(Member::Name(m)) => e.lit(".").lit(m),
-                    Some(Member::Key(start, end)) => {
-                        e.lit(".").req_str(start as usize..end as usize)
-                    }
-                }
-            }
+    pub fn name(mut self, n: &ParamName) -> Self {
+        for &p in n.pieces() {
+            self.push(p);
         }
+        self
     }
 
     /// `Parameter '<name>' is missing`
@@ -228,31 +219,92 @@ impl QgaError {
     }
 }
 
-/// A member name inside a list element.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Member {
-    /// A schema member name.
-    Name(&'static str),
-    /// A key from the request: its string token (start, end).
-    Key(u32, u32),
+/// A parameter name as qemu's input visitor spells it in errors (`count`,
+/// `vcpus[1]`, `vcpus[1].online`), kept as the error pieces that print it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamName {
+    pieces: [Piece; 5],
+    len: u8,
 }
 
-/// A parameter name as qemu's input visitor spells it in errors.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ParamName {
+impl ParamName {
+    fn of(pieces: &[Piece]) -> Self {
+        let mut n = ParamName {
+            pieces: [Piece::Lit(""); 5],
+            len: 0,
+        };
+        for &p in pieces {
+            n.push(p);
+        }
+        n
+    }
+
+    fn push(&mut self, p: Piece) {
+        if let Some(slot) = self.pieces.get_mut(usize::from(self.len)) {
+            *slot = p;
+            self.len = self.len.saturating_add(1);
+        }
+    }
+
     /// A top-level argument: `count`.
-    Top(&'static str),
-    /// A key of the request (for unexpected keys): its string token.
-    Key(Range<usize>),
-    /// A list element or a member of one: `vcpus[1]`, `vcpus[1].online`.
-    Elem {
-        /// The list argument's name.
-        list: &'static str,
-        /// The element index.
-        index: usize,
-        /// The member inside the element, if any.
-        member: Option<Member>,
-    },
+    pub fn top(name: &'static str) -> Self {
+        ParamName::of(&[Piece::Lit(name)])
+    }
+
+    /// A key of the request (an unexpected one): its string token.
+    pub fn key(tok: Range<usize>) -> Self {
+        ParamName::of(&[QgaError::new(ErrorClass::GenericError).req_str(tok).pieces[0]])
+    }
+
+    /// Element `index` of the list argument `list`: `vcpus[1]`.
+    pub fn elem(list: &'static str, index: usize) -> Self {
+        ParamName::of(&[
+            Piece::Lit(list),
+            Piece::Lit("["),
+            Piece::int(i64::try_from(index).unwrap_or(i64::MAX)),
+            Piece::Lit("]"),
+        ])
+    }
+
+    /// Appends the `.` before a member (merged into the element's `]`, so
+    /// that the longest name fits five pieces).
+    fn dot(&mut self) {
+        let last = usize::from(self.len).saturating_sub(1);
+        match self.pieces.get_mut(last) {
+            Some(p @ Piece::Lit("]")) => *p = Piece::Lit("]."),
+            _ => self.push(Piece::Lit(".")),
+        }
+    }
+
+    /// A schema member of a list element: `vcpus[1].online`.
+    pub fn member(mut self, m: &'static str) -> Self {
+        self.dot();
+        self.push(Piece::Lit(m));
+        self
+    }
+
+    /// A request key inside a list element: `vcpus[1].x` (its string token).
+    pub fn member_key(mut self, tok: Range<usize>) -> Self {
+        self.dot();
+        let key = ParamName::key(tok);
+        for &p in key.pieces() {
+            self.push(p);
+        }
+        self
+    }
+
+    /// The pieces that print the name.
+    pub fn pieces(&self) -> &[Piece] {
+        self.pieces.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// The top-level argument's name (for naming its elements).
+    pub fn top_name(&self) -> &'static str {
+        match self.pieces.first() {
+            Some(Piece::Lit(s)) => s,
+            _ => "",
+        }
+    }
 }
 
 /// An error number with the C library's message (`strerror`).
@@ -319,49 +371,62 @@ impl Errno {
 
     /// glibc's message for this error number, if it is one we know.
     pub fn text(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0 => "Success",
-            1 => "Operation not permitted",
-            2 => "No such file or directory",
-            3 => "No such process",
-            4 => "Interrupted system call",
-            5 => "Input/output error",
-            6 => "No such device or address",
-            7 => "Argument list too long",
-            8 => "Exec format error",
-            9 => "Bad file descriptor",
-            10 => "No child processes",
-            11 => "Resource temporarily unavailable",
-            12 => "Cannot allocate memory",
-            13 => "Permission denied",
-            14 => "Bad address",
-            16 => "Device or resource busy",
-            17 => "File exists",
-            18 => "Invalid cross-device link",
-            19 => "No such device",
-            20 => "Not a directory",
-            21 => "Is a directory",
-            22 => "Invalid argument",
-            23 => "Too many open files in system",
-            24 => "Too many open files",
-            26 => "Text file busy",
-            27 => "File too large",
-            28 => "No space left on device",
-            29 => "Illegal seek",
-            30 => "Read-only file system",
-            31 => "Too many links",
-            32 => "Broken pipe",
-            36 => "File name too long",
-            38 => "Function not implemented",
-            39 => "Directory not empty",
-            40 => "Too many levels of symbolic links",
+        let text = match self.0 {
+            0..=40 => STRERROR.get(usize::try_from(self.0).ok()?).copied()?,
             75 => "Value too large for defined data type",
             95 => "Operation not supported",
             110 => "Connection timed out",
-            _ => return None,
-        })
+            _ => "",
+        };
+        (!text.is_empty()).then_some(text)
     }
 }
+
+/// glibc's `strerror` for 0 to 40 (a table: data, not code; "" for numbers
+/// we do not know).
+static STRERROR: [&str; 41] = [
+    "Success",
+    "Operation not permitted",
+    "No such file or directory",
+    "No such process",
+    "Interrupted system call",
+    "Input/output error",
+    "No such device or address",
+    "Argument list too long",
+    "Exec format error",
+    "Bad file descriptor",
+    "No child processes",
+    "Resource temporarily unavailable",
+    "Cannot allocate memory",
+    "Permission denied",
+    "Bad address",
+    "",
+    "Device or resource busy",
+    "File exists",
+    "Invalid cross-device link",
+    "No such device",
+    "Not a directory",
+    "Is a directory",
+    "Invalid argument",
+    "Too many open files in system",
+    "Too many open files",
+    "",
+    "Text file busy",
+    "File too large",
+    "No space left on device",
+    "Illegal seek",
+    "Read-only file system",
+    "Too many links",
+    "Broken pipe",
+    "",
+    "",
+    "",
+    "File name too long",
+    "",
+    "Function not implemented",
+    "Directory not empty",
+    "Too many levels of symbolic links",
+];
 
 /// What a board hook can report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -374,6 +439,9 @@ pub enum HookError {
     Errno(Errno),
     /// A complete description of the board's own.
     Message(&'static str),
+    /// The user named in the request does not exist (the command says
+    /// `failed to lookup user '<name>'`).
+    NoUser,
 }
 
 impl From<Errno> for HookError {
@@ -391,6 +459,7 @@ impl HookError {
             HookError::Unsupported => QgaError::unsupported(),
             HookError::Errno(e) => context.errno(e),
             HookError::Message(m) => QgaError::generic(m),
+            HookError::NoUser => context.lit(": no such user"),
         }
     }
 }
@@ -406,11 +475,20 @@ mod tests {
     }
 
     #[test]
-    fn inline_text_is_cut_at_char_boundary() {
-        let long = "é".repeat(40);
-        let e = QgaError::generic("x").text(&long);
-        assert_eq!(e.inline_text().len(), 64);
-        assert!(e.inline_text().chars().all(|c| c == 'é'));
+    fn errno_texts_are_glibc_strerror() {
+        assert_eq!(Errno::ENOENT.text(), Some("No such file or directory"));
+        assert_eq!(Errno(40).text(), Some("Too many levels of symbolic links"));
+        assert_eq!(Errno::EOPNOTSUPP.text(), Some("Operation not supported"));
+        assert_eq!(Errno(15).text(), None);
+        assert_eq!(Errno(-1).text(), None);
+        assert_eq!(Errno(1000).text(), None);
+    }
+
+    #[test]
+    fn int_pieces_keep_every_value() {
+        for v in [0, 1, -1, i64::MIN, i64::MAX, 1 << 40, -(1 << 40) + 7] {
+            assert_eq!(Piece::int(v).int_value(), v);
+        }
     }
 
     #[test]

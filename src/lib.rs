@@ -57,20 +57,26 @@
 )]
 
 pub mod agent;
+pub mod args;
 pub mod base64;
 pub mod commands;
 pub mod config;
+pub mod dispatch;
+pub mod envelope;
 pub mod error;
+pub mod event;
 pub mod json;
+mod mem;
 pub mod platform;
 pub mod programs;
 pub mod ramfs;
-pub mod schema;
-pub mod state;
+pub mod receiver;
+mod reply;
+mod state;
 pub mod trace;
 
-pub use agent::{Agent, AgentState, Event, Poll, Stats, Storage};
+pub use agent::{Agent, AgentConfig, AgentState, Poll, Stats, Storage};
 pub use error::{Errno, ErrorClass, HookError, QgaError};
+pub use event::Event;
 pub use json::frame::Limit;
 pub use platform::Platform;
-pub use state::AgentConfig;

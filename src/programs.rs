@@ -15,6 +15,8 @@
 //!
 //! [`start_standard`] starts the first four; a board adds its own paths.
 
+use core::time::Duration;
+
 use crate::error::Errno;
 use crate::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, OpenMode, Str};
 
@@ -38,10 +40,10 @@ pub fn start_standard(req: &ExecRequest<'_>, io: &mut ExecIo<'_>) -> Option<Exec
 
 fn write_str(io: &mut ExecIo<'_>, s: &Str<'_>) {
     match s.as_str() {
-        Some(t) => io.stdout.write(t.as_bytes()),
+        Some(t) => io.stdout().write(t.as_bytes()),
         None => {
             for b in s.bytes() {
-                io.stdout.write(&[b]);
+                io.stdout().write(&[b]);
             }
         }
     }
@@ -72,7 +74,7 @@ pub fn echo(req: &ExecRequest<'_>, io: &mut ExecIo<'_>) -> ExecStatus {
     let mut first = true;
     for a in args {
         if !first {
-            io.stdout.write(b" ");
+            io.stdout().write(b" ");
         }
         first = false;
         if escapes {
@@ -84,7 +86,7 @@ pub fn echo(req: &ExecRequest<'_>, io: &mut ExecIo<'_>) -> ExecStatus {
         }
     }
     if newline {
-        io.stdout.write(b"\n");
+        io.stdout().write(b"\n");
     }
     ExecStatus::Exited(0)
 }
@@ -95,11 +97,11 @@ fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
     let mut bytes = s.bytes().peekable();
     while let Some(b) = bytes.next() {
         if b != b'\\' {
-            io.stdout.write(&[b]);
+            io.stdout().write(&[b]);
             continue;
         }
         let Some(e) = bytes.next() else {
-            io.stdout.write(b"\\");
+            io.stdout().write(b"\\");
             break;
         };
         let out = match e {
@@ -128,17 +130,17 @@ fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
                     }
                 }
                 if e == b'x' && digits == 0 {
-                    io.stdout.write(b"\\x");
+                    io.stdout().write(b"\\x");
                     continue;
                 }
                 u8::try_from(v & 0xFF).unwrap_or(0)
             }
             other => {
-                io.stdout.write(&[b'\\', other]);
+                io.stdout().write(&[b'\\', other]);
                 continue;
             }
         };
-        io.stdout.write(&[out]);
+        io.stdout().write(&[out]);
     }
     false
 }
@@ -152,13 +154,13 @@ pub fn cat(
     mut files: Option<&mut dyn FileStore>,
 ) -> ExecStatus {
     if req.args.is_empty() {
-        io.stdout.write(req.input);
+        io.stdout().write(req.input);
         return ExecStatus::Exited(0);
     }
     let mut status = 0;
     for a in req.args.iter() {
         if a.eq_str("-") {
-            io.stdout.write(req.input);
+            io.stdout().write(req.input);
             continue;
         }
         let mut name = [0u8; 256];
@@ -168,12 +170,12 @@ pub fn cat(
             (_, None) => Some(Errno::ENOENT),
         };
         if let Some(e) = err {
-            io.stderr.write(b"cat: ");
+            io.stderr().write(b"cat: ");
             write_str_err(io, &a);
-            io.stderr.write(b": ");
-            io.stderr
+            io.stderr().write(b": ");
+            io.stderr()
                 .write(e.text().unwrap_or("Input/output error").as_bytes());
-            io.stderr.write(b"\n");
+            io.stderr().write(b"\n");
             status = 1;
         }
     }
@@ -182,7 +184,7 @@ pub fn cat(
 
 fn write_str_err(io: &mut ExecIo<'_>, s: &Str<'_>) {
     for b in s.bytes() {
-        io.stderr.write(&[b]);
+        io.stderr().write(&[b]);
     }
 }
 
@@ -197,14 +199,14 @@ fn copy_file(files: &mut dyn FileStore, path: &str, io: &mut ExecIo<'_>) -> Resu
     let id = files.open(path, mode).map_err(errno)?;
     let mut buf = [0u8; 256];
     let result = loop {
-        if io.stdout.room() == 0 {
+        if io.stdout().room() == 0 {
             // Capture full: the rest is not read, only flagged.
-            io.stdout.mark_truncated();
+            io.stdout().mark_truncated();
             break Ok(());
         }
         match files.read(id, &mut buf) {
             Ok(0) => break Ok(()),
-            Ok(n) => io.stdout.write(buf.get(..n).unwrap_or(&[])),
+            Ok(n) => io.stdout().write(buf.get(..n).unwrap_or(&[])),
             Err(e) => break Err(errno(e)),
         }
     };
@@ -223,7 +225,7 @@ fn errno(e: crate::error::HookError) -> Errno {
 pub fn uptime(io: &mut ExecIo<'_>, nanos: u64) -> ExecStatus {
     let secs = nanos / 1_000_000_000;
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    let out = &mut io.stdout;
+    let out = &mut io.stdout();
     out.write(b"up ");
     out.write_dec(d, 1);
     out.write(b" days, ");
@@ -254,12 +256,12 @@ impl MemTest {
         state[0] = 0;
         state[1] = 0;
         state[2] = 0;
-        io.stdout.write(b"health-check: testing ");
-        io.stdout.write_dec(region.len() as u64, 1);
-        io.stdout.write(b" bytes at ");
-        io.stdout.write_hex(region.as_ptr() as usize as u64);
-        io.stdout.write(b"\n");
-        ExecStatus::Running
+        io.stdout().write(b"health-check: testing ");
+        io.stdout().write_dec(region.len() as u64, 1);
+        io.stdout().write(b" bytes at ");
+        io.stdout().write_hex(region.as_ptr() as usize as u64);
+        io.stdout().write(b"\n");
+        ExecStatus::Running(Duration::ZERO)
     }
 
     /// Runs one slice of the test over `region` (the same region each time).
@@ -267,11 +269,11 @@ impl MemTest {
         const PATTERNS: [u8; 4] = [0x55, 0xAA, 0x00, 0xFF];
         let [offset, pass, errors, _] = *state;
         let Some(&pattern) = PATTERNS.get(usize::try_from(pass).unwrap_or(usize::MAX)) else {
-            io.stdout.write(b"health-check: ");
-            io.stdout.write_dec(PATTERNS.len() as u64, 1);
-            io.stdout.write(b" patterns, ");
-            io.stdout.write_dec(errors, 1);
-            io.stdout.write(if errors == 0 {
+            io.stdout().write(b"health-check: ");
+            io.stdout().write_dec(PATTERNS.len() as u64, 1);
+            io.stdout().write(b" patterns, ");
+            io.stdout().write_dec(errors, 1);
+            io.stdout().write(if errors == 0 {
                 b" errors\nPASS\n"
             } else {
                 b" errors\nFAIL\n"
@@ -296,9 +298,9 @@ impl MemTest {
                 if *b != value(i) {
                     found = found.saturating_add(1);
                     if found <= 8 {
-                        io.stderr.write(b"health-check: mismatch at +");
-                        io.stderr.write_hex(start.saturating_add(i) as u64);
-                        io.stderr.write(b"\n");
+                        io.stderr().write(b"health-check: mismatch at +");
+                        io.stderr().write_hex(start.saturating_add(i) as u64);
+                        io.stderr().write(b"\n");
                     }
                 }
             }
@@ -311,6 +313,6 @@ impl MemTest {
         state[0] = next_offset;
         state[1] = next_pass;
         state[2] = errors.saturating_add(found);
-        ExecStatus::Running
+        ExecStatus::Running(Duration::ZERO)
     }
 }

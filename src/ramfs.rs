@@ -278,7 +278,7 @@ mod tests {
     use super::*;
 
     fn mode(m: &str) -> OpenMode {
-        OpenMode::parse(m).unwrap()
+        OpenMode::parse(m.as_bytes()).unwrap()
     }
 
     #[test]

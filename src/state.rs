@@ -6,12 +6,17 @@
 //!   bounded, and a full table is an ordinary error.
 //! * Program ids (pids) count up from 1 and are never reused; a status slot
 //!   lives from `guest-exec` until `guest-exec-status` has reported the
-//!   program exited and that reply has been written out, then it is freed.
+//!   program exited. That report marks the slot *reaping*: the pid is gone
+//!   (as in qemu-ga) but the captured output stays until the reply has
+//!   streamed it; the continuation frees the slot when it is done, and any
+//!   reaping slot left by a reply that was abandoned (the client left) is
+//!   freed by the next exec command.
 //! * Nothing here allocates; all tables are borrowed from [`crate::Storage`].
 
-use crate::commands::CommandSet;
+use core::time::Duration;
+
 use crate::config::FIRST_FILE_HANDLE;
-use crate::platform::{Capture, ExecIo, ExecState, ExecStatus, FileId, Programs};
+use crate::platform::{Capture, CaptureMode, ExecIo, ExecState, ExecStatus, FileId, Programs};
 
 /// One slot of the file handle table.
 #[derive(Clone, Copy, Debug, Default)]
@@ -96,7 +101,7 @@ pub enum SlotState {
     Running,
     /// Finished; status not reported yet.
     Done(ExecStatus),
-    /// Reported; freed when the reply is written.
+    /// Reported; freed once the reply has streamed its output.
     Reaping(ExecStatus),
 }
 
@@ -105,7 +110,9 @@ pub enum SlotState {
 pub struct ExecSlot {
     pid: i64,
     pub(crate) state: SlotState,
-    capture: bool,
+    capture: CaptureMode,
+    /// While running: how soon the program wants its next step.
+    wake: Duration,
     pub(crate) out_len: u32,
     pub(crate) err_len: u32,
     pub(crate) out_truncated: bool,
@@ -118,7 +125,8 @@ impl ExecSlot {
     pub const EMPTY: ExecSlot = ExecSlot {
         pid: 0,
         state: SlotState::Free,
-        capture: false,
+        capture: CaptureMode::None,
+        wake: Duration::ZERO,
         out_len: 0,
         err_len: 0,
         out_truncated: false,
@@ -186,7 +194,11 @@ impl<'s> Execs<'s> {
     }
 
     /// Prepares slot `i` for a new program and returns its I/O and state.
-    pub fn begin(&mut self, i: usize, capture: bool) -> Option<(&mut ExecState, ExecIo<'_>)> {
+    pub fn begin(
+        &mut self,
+        i: usize,
+        capture: CaptureMode,
+    ) -> Option<(&mut ExecState, ExecIo<'_>)> {
         let base = i.saturating_mul(2).saturating_mul(self.per_stream);
         let per = self.per_stream;
         let slot = self.slots.get_mut(i)?;
@@ -197,12 +209,7 @@ impl<'s> Execs<'s> {
         let region = self
             .capture
             .get_mut(base..base.saturating_add(per.saturating_mul(2)))?;
-        let (out, err) = region.split_at_mut(per);
-        let io = ExecIo {
-            stdout: Capture::new(out, &mut slot.out_len, &mut slot.out_truncated, capture),
-            stderr: Capture::new(err, &mut slot.err_len, &mut slot.err_truncated, capture),
-        };
-        Some((&mut slot.program, io))
+        Some(streams(region, per, slot))
     }
 
     /// Records the start result of slot `i` and gives it a pid.
@@ -212,7 +219,10 @@ impl<'s> Execs<'s> {
         if let Some(s) = self.slots.get_mut(i) {
             s.pid = pid;
             s.state = match status {
-                ExecStatus::Running => SlotState::Running,
+                ExecStatus::Running(wake) => {
+                    s.wake = wake;
+                    SlotState::Running
+                }
                 done => SlotState::Done(done),
             };
         }
@@ -231,12 +241,21 @@ impl<'s> Execs<'s> {
         self.slots.iter().any(|s| s.state == SlotState::Running)
     }
 
-    /// Number of occupied slots.
+    /// Number of slots holding a program not yet reported.
     pub fn used(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| s.state != SlotState::Free)
+            .filter(|s| matches!(s.state, SlotState::Running | SlotState::Done(_)))
             .count()
+    }
+
+    /// The shortest delay a running program asked for before its next step.
+    pub fn next_wake(&self) -> Option<Duration> {
+        self.slots
+            .iter()
+            .filter(|s| s.state == SlotState::Running)
+            .map(|s| s.wake)
+            .min()
     }
 
     /// Gives each running program one step.
@@ -262,19 +281,16 @@ impl<'s> Execs<'s> {
         else {
             return;
         };
-        let (out, err) = region.split_at_mut(per);
-        let capture = slot.capture;
-        let mut io = ExecIo {
-            stdout: Capture::new(out, &mut slot.out_len, &mut slot.out_truncated, capture),
-            stderr: Capture::new(err, &mut slot.err_len, &mut slot.err_truncated, capture),
-        };
-        let status = programs.resume(&mut slot.program, &mut io);
-        if status != ExecStatus::Running {
-            slot.state = SlotState::Done(status);
+        let (program, mut io) = streams(region, per, slot);
+        let status = programs.resume(program, &mut io);
+        match status {
+            ExecStatus::Running(wake) => slot.wake = wake,
+            done => slot.state = SlotState::Done(done),
         }
     }
 
-    /// Frees slots whose exit report has been written.
+    /// Frees slots whose exit report was handed to a reply (call only while
+    /// no reply streams one).
     pub fn reap_reported(&mut self) {
         for s in self.slots.iter_mut() {
             if matches!(s.state, SlotState::Reaping(_)) {
@@ -284,61 +300,37 @@ impl<'s> Execs<'s> {
     }
 }
 
-/// Settings fixed when the agent starts.
-#[derive(Clone, Copy, Debug)]
-pub struct AgentConfig {
-    /// The `version` that `guest-info` reports.
-    ///
-    /// The default is "4.2.0": the QGA command set this agent implements, so
-    /// clients that gate features on the version see the right level.
-    pub version: &'static str,
-    /// Commands that are disabled (qemu-ga's `--block-rpcs`).
-    pub blocked: CommandSet,
-    /// If set, only these commands are enabled (qemu-ga's `--allow-rpcs`);
-    /// `blocked` still applies on top.
-    pub allowed: Option<CommandSet>,
-    /// Nesting limit for requests (`{` plus `[` open at once), at most
-    /// [`crate::config::MAX_NESTING`].
-    pub max_depth: usize,
+/// The output streams of a slot over its capture `region` (`per` bytes
+/// each), and its program state.
+fn streams<'a>(
+    region: &'a mut [u8],
+    per: usize,
+    slot: &'a mut ExecSlot,
+) -> (&'a mut ExecState, ExecIo<'a>) {
+    let (out, err) = region.split_at_mut(per.min(region.len()));
+    let mode = slot.capture;
+    let io = ExecIo::new(
+        Capture::new(
+            out,
+            &mut slot.out_len,
+            &mut slot.out_truncated,
+            mode.stdout(),
+        ),
+        Capture::new(
+            err,
+            &mut slot.err_len,
+            &mut slot.err_truncated,
+            mode == CaptureMode::Stderr || mode == CaptureMode::Separated,
+        ),
+        mode == CaptureMode::Merged,
+    );
+    (&mut slot.program, io)
 }
 
-impl Default for AgentConfig {
-    fn default() -> Self {
-        AgentConfig {
-            version: "4.2.0",
-            blocked: CommandSet::EMPTY,
-            allowed: None,
-            max_depth: crate::config::DEFAULT_MAX_DEPTH,
-        }
-    }
-}
-
-/// State handlers work on.
+/// State that outlives one request.
 pub(crate) struct State<'s> {
     pub handles: Handles<'s>,
     pub execs: Execs<'s>,
     /// File systems frozen (`guest-fsfreeze-*`).
     pub frozen: bool,
-    pub config: AgentConfig,
-}
-
-impl State<'_> {
-    /// Whether a command is enabled (not blocked, allowed, not frozen out).
-    pub fn enabled(&self, c: &crate::commands::Command) -> bool {
-        self.disabled_reason(c).is_none()
-    }
-
-    /// Why a command is disabled: `Some("")` when blocked or not allowed,
-    /// `Some(": the agent is in frozen state")` while frozen.
-    pub fn disabled_reason(&self, c: &crate::commands::Command) -> Option<&'static str> {
-        if self.config.blocked.contains(c.id)
-            || self.config.allowed.is_some_and(|a| !a.contains(c.id))
-        {
-            return Some("");
-        }
-        if self.frozen && !c.allowed_frozen {
-            return Some(": the agent is in frozen state");
-        }
-        None
-    }
 }

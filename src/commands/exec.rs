@@ -3,26 +3,67 @@
 //! A program is started through the board's [`crate::platform::Programs`];
 //! an unknown path fails at `guest-exec` time with qemu-ga's glib text. The
 //! status slot keeps the exit status and the captured output until
-//! `guest-exec-status` has reported `exited: true`; that reply streams the
-//! output as base64 from the slot, and the slot is freed once it is written.
-//! `exitcode`/`signal`, `out-data`/`err-data` and the `*-truncated` flags
-//! appear as in qemu-ga 7.2.22: data only when non-empty, each flag beside
-//! its data.
+//! `guest-exec-status` has reported `exited: true`: that report takes the
+//! pid away at once (a second status call is `Invalid parameter 'pid'`, as
+//! in qemu-ga), streams the output as base64 from the slot, and frees the
+//! slot when the reply is written. `exitcode`/`signal`, `out-data`/
+//! `err-data` and the `*-truncated` flags appear as in qemu-ga 7.2.22: data
+//! only when non-empty, each flag beside its data. `capture-output` takes
+//! qemu-ga 8.1's forms: a boolean, or `none`, `stdout`, `stderr`,
+//! `separated`, `merged`.
 
-use super::{Body, Ctx};
+use super::{Call, Continuation, Flow, Progress, command, text};
+use crate::args::{StrListArg, Text};
+use crate::arguments;
 use crate::base64;
 use crate::error::{Errno, HookError, QgaError};
 use crate::json::out::Out;
-use crate::platform::{ExecRequest, ExecStatus, StrList};
+use crate::platform::{CaptureMode, ExecRequest, ExecStatus, StrList};
 use crate::state::SlotState;
+
+arguments! {
+    /// `guest-exec`.
+    pub struct ExecArgs {
+        /// The program.
+        path: Text = "path",
+        /// Its arguments.
+        arg: Option<StrListArg> = "arg",
+        /// Its whole environment.
+        env: Option<StrListArg> = "env",
+        /// Its standard input, base64.
+        input_data: Option<Text> = "input-data",
+        /// What to capture.
+        capture_output: Option<CaptureMode> = "capture-output",
+    }
+}
+
+arguments! {
+    /// `guest-exec-status`.
+    pub struct StatusArgs {
+        /// The pid `guest-exec` returned.
+        pid: i64 = "pid",
+    }
+}
+
+command!(
+    /// `guest-exec`: `{"pid": n}`.
+    GUEST_EXEC = "guest-exec", ExecArgs, exec
+);
+command!(
+    /// `guest-exec-status`.
+    GUEST_EXEC_STATUS = "guest-exec-status", StatusArgs, status
+);
+
+fn command_failed() -> QgaError {
+    QgaError::generic("Guest agent command failed, error was '")
+}
 
 fn spawn_failed(path: core::ops::Range<usize>, e: Errno) -> QgaError {
     // glib's g_spawn message inside qemu-ga's QERR_QGA_COMMAND_FAILED.
-    let base = QgaError::generic(
-        "Guest agent command failed, error was 'Failed to execute child process “",
-    )
-    .req(path)
-    .lit("” (");
+    let base = command_failed()
+        .lit("Failed to execute child process “")
+        .req(path)
+        .lit("” (");
     match e.text() {
         Some(t) => base.lit(t),
         None => base.lit("Unknown error ").int(i64::from(e.0)),
@@ -30,13 +71,15 @@ fn spawn_failed(path: core::ops::Range<usize>, e: Errno) -> QgaError {
     .lit(")'")
 }
 
-/// `guest-exec`.
-pub(super) fn exec(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let path = ctx.decode(0).unwrap_or(0..0);
+fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
+    // A reply that streamed a report and was abandoned left its slot.
+    call.state.execs.reap_reported();
+    let path = call.decode(&args.path);
     // input-data: JSON string, then base64, both decoded in place.
-    let input = match ctx.decode(3) {
-        Some(r) => {
-            let data = ctx.rx.get_mut(r.clone()).unwrap_or(&mut []);
+    let input = match &args.input_data {
+        Some(t) => {
+            let r = call.decode(t);
+            let data = call.rx.get_mut(r.clone()).unwrap_or(&mut []);
             if !base64::validate(data) {
                 return Err(QgaError::generic("Base64 data contains invalid characters"));
             }
@@ -45,116 +88,134 @@ pub(super) fn exec(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
         }
         None => 0..0,
     };
-    let capture = ctx.bool(4).unwrap_or(false);
-    let (args, env) = (ctx.args.get(1), ctx.args.get(2));
-    let Ctx {
-        rx,
-        platform,
-        state,
-        out,
-        ..
-    } = ctx;
-    let rx: &[u8] = rx;
-    let programs = platform.programs().ok_or_else(QgaError::unsupported)?;
-    let Some(slot) = state.execs.free_slot() else {
-        return Err(QgaError::generic("Guest agent command failed, error was '")
+    let capture = args.capture_output.unwrap_or_default();
+    let rx: &[u8] = call.rx;
+    let programs = call.platform.programs().ok_or_else(QgaError::unsupported)?;
+    let execs = &mut call.state.execs;
+    let Some(slot) = execs.free_slot() else {
+        return Err(command_failed()
             .lit(Errno::EAGAIN.text().unwrap_or(""))
             .lit("'"));
     };
     let req = ExecRequest {
-        path: super::text(rx, &path),
-        args: StrList::new(rx, args),
-        env: StrList::new(rx, env),
+        path: text(rx, &path),
+        args: StrList::new(rx, args.arg.map(|a| a.span())),
+        env: StrList::new(rx, args.env.map(|a| a.span())),
         input: rx.get(input).unwrap_or(&[]),
         capture,
     };
-    let Some((program_state, mut io)) = state.execs.begin(slot, capture) else {
+    let Some((program_state, mut io)) = execs.begin(slot, capture) else {
         return Err(QgaError::generic("Guest agent command failed"));
     };
     let status = match programs.start(&req, program_state, &mut io) {
         Ok(s) => s,
         Err(e) => {
-            state.execs.free(slot);
+            execs.free(slot);
             return Err(match e {
                 HookError::Errno(e) => spawn_failed(path, e),
                 other => other.into_qga(QgaError::generic("Guest agent command failed")),
             });
         }
     };
-    let pid = state.execs.started(slot, status);
-    out.str("{\"pid\": ");
-    out.i64(pid);
-    out.str("}");
-    Ok(Body::Rendered)
+    let pid = execs.started(slot, status);
+    call.out.str("{\"pid\": ");
+    call.out.i64(pid);
+    call.out.str("}");
+    Ok(Flow::Done)
 }
 
-/// `guest-exec-status`.
-pub(super) fn status(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let pid = ctx.int(0).unwrap_or(0);
-    let Some(slot) = ctx.state.execs.find(pid) else {
-        return Err(QgaError::generic("Invalid parameter 'pid'"));
-    };
+fn status(call: &mut Call<'_, '_>, args: StatusArgs) -> Result<Flow, QgaError> {
+    call.state.execs.reap_reported();
+    let invalid = || QgaError::generic("Invalid parameter 'pid'");
+    let slot = call.state.execs.find(args.pid).ok_or_else(invalid)?;
     // Give a running program one more step first, so a client polling in a
     // loop sees progress even when the board polls rarely.
-    if let Some(p) = ctx.platform.programs() {
-        ctx.state.execs.step(slot, p);
+    if let Some(p) = call.platform.programs() {
+        call.state.execs.step(slot, p);
     }
-    let Some(s) = ctx.state.execs.slot_mut(slot) else {
-        return Err(QgaError::generic("Invalid parameter 'pid'"));
+    let s = call.state.execs.slot_mut(slot).ok_or_else(invalid)?;
+    let SlotState::Done(st) = s.state else {
+        call.out.str("{\"exited\": false}");
+        return Ok(Flow::Done);
     };
-    match s.state {
-        SlotState::Done(st) => {
-            s.state = SlotState::Reaping(st);
-            Ok(Body::ExecStatus {
-                slot: u16::try_from(slot).unwrap_or(u16::MAX),
-            })
-        }
-        _ => {
-            ctx.out.str("{\"exited\": false}");
-            Ok(Body::Rendered)
-        }
-    }
+    s.state = SlotState::Reaping(st);
+    let mut progress = Progress::ExecStatus(StatusProgress {
+        slot: u16::try_from(slot).unwrap_or(u16::MAX),
+        part: Part::Head,
+        offset: 0,
+    });
+    Ok(if status_step(call, &mut progress) {
+        Flow::Done
+    } else {
+        Flow::More(Continuation {
+            step: status_step,
+            progress,
+        })
+    })
 }
 
-/// Progress through an exit report: which part comes next.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct ExecReport {
-    part: u8,
+/// The parts of an exit report, in qemu-ga's key order: exitcode, err-data,
+/// out-data, err-truncated, signal, out-truncated, exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// `{` and `exitcode`.
+    Head,
+    /// `err-data`.
+    ErrData,
+    /// `out-data`.
+    OutData,
+    /// The flags, `signal`, `exited` and `}`.
+    Tail,
+    /// Written.
+    Done,
+}
+
+/// Progress through an exit report.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StatusProgress {
+    slot: u16,
+    part: Part,
+    /// Bytes of the current data stream already encoded.
     offset: u32,
 }
 
-/// Writes the `guest-exec-status` value of an exited program while it fits;
-/// returns true once complete. Order as qemu-ga serialises it: exitcode,
-/// err-data, out-data, err-truncated, signal, out-truncated, exited.
-pub(crate) fn render_exec_status(
-    rep: &mut ExecReport,
-    status: ExecStatus,
-    out_data: &[u8],
-    err_data: &[u8],
-    out_trunc: bool,
-    err_trunc: bool,
-    out: &mut Out<'_>,
-) -> bool {
+fn status_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+    let Progress::ExecStatus(rep) = progress else {
+        return true;
+    };
+    let slot = usize::from(rep.slot);
+    let execs = &mut call.state.execs;
+    let Some(s) = execs.slot(slot) else {
+        return true;
+    };
+    let status = match s.state {
+        SlotState::Reaping(st) => st,
+        _ => ExecStatus::Exited(0),
+    };
+    let (out_trunc, err_trunc) = (s.out_truncated, s.err_truncated);
+    let (out_data, err_data) = execs.captured(slot);
+    let out = &mut call.out;
     loop {
         let mark = out.len();
-        match rep.part {
-            0 => {
+        let next = match rep.part {
+            Part::Head => {
                 out.str("{");
                 if let ExecStatus::Exited(code) = status {
                     out.str("\"exitcode\": ");
                     out.i64(i64::from(code));
                     out.str(", ");
                 }
+                Part::ErrData
             }
-            1 | 3 => {
-                let data = if rep.part == 1 { err_data } else { out_data };
+            Part::ErrData | Part::OutData => {
+                let (data, key, next) = if rep.part == Part::ErrData {
+                    (err_data, "\"err-data\": \"", Part::OutData)
+                } else {
+                    (out_data, "\"out-data\": \"", Part::Tail)
+                };
                 if !data.is_empty() {
                     if rep.offset == 0 {
-                        out.str(if rep.part == 1 {
-                            "\"err-data\": \""
-                        } else {
-                            "\"out-data\": \""
-                        });
+                        out.str(key);
                         if !out.ok() {
                             out.truncate(mark);
                             return false;
@@ -165,9 +226,9 @@ pub(crate) fn render_exec_status(
                     }
                     out.str("\", ");
                 }
+                next
             }
-            2 => {}
-            4 => {
+            Part::Tail => {
                 if !err_data.is_empty() {
                     out.str("\"err-truncated\": ");
                     out.bool(err_trunc);
@@ -184,16 +245,19 @@ pub(crate) fn render_exec_status(
                     out.str(", ");
                 }
                 out.str("\"exited\": true}");
+                Part::Done
             }
-            _ => return true,
-        }
+            Part::Done => break,
+        };
         if !out.ok() {
             out.truncate(mark);
             return false;
         }
-        rep.part = rep.part.saturating_add(1);
+        rep.part = next;
         rep.offset = 0;
     }
+    execs.free(slot);
+    true
 }
 
 /// Encodes `data[offset..]` in 3-byte-aligned pieces while they fit.

@@ -12,24 +12,93 @@
 //! keys come as `buf-b64`, `count`, `eof`. If the file fails after the first
 //! chunk was sent, the reply ends early with the bytes sent so far counted.
 
-use super::{Body, Ctx, text};
+use core::ops::Range;
+
+use super::{Call, Continuation, Flow, Progress, command, failed, text};
+use crate::args::{Text, WhenceArg};
+use crate::arguments;
 use crate::base64;
 use crate::config::{FILE_READ_COUNT_DEFAULT, FILE_READ_COUNT_MAX, file_read_chunk};
 use crate::error::{Errno, HookError, QgaError};
 use crate::json::out::Out;
-use crate::platform::{FileId, FileStore, OpenMode, Whence};
+use crate::platform::{FileId, FileStore, OpenMode};
 
-/// A streaming `guest-file-read` in progress.
-#[derive(Clone, Debug)]
-pub(crate) struct FileRead {
-    file: FileId,
-    /// Bytes still wanted.
-    remaining: u64,
-    /// Bytes sent so far.
-    count: u64,
-    /// A read came back short.
-    eof: bool,
+arguments! {
+    /// `guest-file-open`.
+    pub struct OpenArgs {
+        /// The path, as the board understands it.
+        path: Text = "path",
+        /// An fopen() mode (default `r`).
+        mode: Option<Text> = "mode",
+    }
 }
+
+arguments! {
+    /// `guest-file-close` and `guest-file-flush`.
+    pub struct HandleArgs {
+        /// The handle.
+        handle: i64 = "handle",
+    }
+}
+
+arguments! {
+    /// `guest-file-read`.
+    pub struct ReadArgs {
+        /// The handle.
+        handle: i64 = "handle",
+        /// Bytes wanted (default 4096).
+        count: Option<i64> = "count",
+    }
+}
+
+arguments! {
+    /// `guest-file-write`.
+    pub struct WriteArgs {
+        /// The handle.
+        handle: i64 = "handle",
+        /// The data, base64.
+        buf_b64: Text = "buf-b64",
+        /// Bytes of the decoded data to write (default all).
+        count: Option<i64> = "count",
+    }
+}
+
+arguments! {
+    /// `guest-file-seek`.
+    pub struct SeekArgs {
+        /// The handle.
+        handle: i64 = "handle",
+        /// The offset.
+        offset: i64 = "offset",
+        /// The origin.
+        whence: WhenceArg = "whence",
+    }
+}
+
+command!(
+    /// `guest-file-open`: a new handle.
+    GUEST_FILE_OPEN = "guest-file-open", OpenArgs, open
+);
+command!(
+    /// `guest-file-close`.
+    GUEST_FILE_CLOSE = "guest-file-close", HandleArgs, close
+);
+command!(
+    /// `guest-file-read`.
+    GUEST_FILE_READ = "guest-file-read", ReadArgs, read
+);
+command!(
+    /// `guest-file-write`.
+    GUEST_FILE_WRITE = "guest-file-write", WriteArgs, write
+);
+command!(
+    /// `guest-file-seek`.
+    GUEST_FILE_SEEK = "guest-file-seek", SeekArgs, seek
+);
+command!(
+    /// `guest-file-flush`.
+    GUEST_FILE_FLUSH = "guest-file-flush", HandleArgs, flush
+);
 
 fn not_found(handle: i64) -> QgaError {
     QgaError::generic("handle '")
@@ -37,31 +106,35 @@ fn not_found(handle: i64) -> QgaError {
         .lit("' has not been found")
 }
 
-fn store<'a>(ctx: &'a mut Ctx<'_, '_>) -> Result<&'a mut dyn FileStore, QgaError> {
-    ctx.platform.files().ok_or_else(QgaError::unsupported)
-}
-
-fn lookup(ctx: &Ctx<'_, '_>, handle: i64) -> Result<FileId, QgaError> {
-    ctx.state
+/// The board's store and the file behind `handle` (qemu-ga looks the handle
+/// up first, so an unknown handle is reported even by a board without
+/// files).
+fn file<'c>(
+    call: &'c mut Call<'_, '_>,
+    handle: i64,
+) -> Result<(&'c mut dyn FileStore, FileId), QgaError> {
+    let id = call
+        .state
         .handles
         .get(handle)
-        .ok_or_else(|| not_found(handle))
+        .ok_or_else(|| not_found(handle))?;
+    let store = call.platform.files().ok_or_else(QgaError::unsupported)?;
+    Ok((store, id))
 }
 
-/// `guest-file-open`.
-pub(super) fn open(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let path = ctx.decode(0).unwrap_or(0..0);
-    let mode_range = ctx.decode(1);
-    let mode_text = match &mode_range {
-        Some(r) => text(ctx.rx, r),
-        None => "r",
+fn open(call: &mut Call<'_, '_>, args: OpenArgs) -> Result<Flow, QgaError> {
+    let path = call.decode(&args.path);
+    let mode_range = args.mode.as_ref().map(|m| call.decode(m));
+    let mode_text: &[u8] = match &mode_range {
+        Some(r) => call.rx.get(r.clone()).unwrap_or(&[]),
+        None => b"r",
     };
-    let fail = |path: &core::ops::Range<usize>, mode: Option<core::ops::Range<usize>>| {
+    let fail = |path: &Range<usize>, mode: &Option<Range<usize>>| {
         let e = QgaError::generic("failed to open file '")
             .req(path.clone())
             .lit("' (mode: '");
         match mode {
-            Some(m) => e.req(m),
+            Some(m) => e.req(m.clone()),
             None => e.lit("r"),
         }
         .lit("')")
@@ -72,55 +145,67 @@ pub(super) fn open(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
             .req(r)
             .lit("'"));
     };
-    if !ctx.state.handles.has_room() {
+    if !call.state.handles.has_room() {
         // Checked before opening so that no file is left open without a handle.
-        return Err(fail(&path, mode_range).errno(Errno::EMFILE));
+        return Err(fail(&path, &mode_range).errno(Errno::EMFILE));
     }
-    let rx: &[u8] = ctx.rx;
-    let files = ctx.platform.files().ok_or_else(QgaError::unsupported)?;
-    let file = files
+    let rx: &[u8] = call.rx;
+    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
+    let id = files
         .open(text(rx, &path), mode)
-        .map_err(|e| e.into_qga(fail(&path, mode_range.clone())))?;
-    match ctx.state.handles.insert(file) {
+        .map_err(|e| e.into_qga(fail(&path, &mode_range)))?;
+    match call.state.handles.insert(id) {
         Some(handle) => {
-            ctx.out.i64(handle);
-            Ok(Body::Rendered)
+            call.out.i64(handle);
+            Ok(Flow::Done)
         }
         None => {
-            let _ = files.close(file);
-            Err(fail(&path, mode_range).errno(Errno::EMFILE))
+            let _ = files.close(id);
+            Err(fail(&path, &mode_range).errno(Errno::EMFILE))
         }
     }
 }
 
-/// `guest-file-close`.
-pub(super) fn close(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
-    let result = store(ctx)?.close(file);
+fn close(call: &mut Call<'_, '_>, args: HandleArgs) -> Result<Flow, QgaError> {
+    let (store, id) = file(call, args.handle)?;
+    let result = store.close(id);
     // The handle is gone either way: its file is closed or unusable.
-    ctx.state.handles.remove(handle);
-    result.map_err(|e| e.into_qga(QgaError::generic("failed to close handle")))?;
-    ctx.out.str("{}");
-    Ok(Body::Rendered)
+    call.state.handles.remove(args.handle);
+    result.map_err(|e| failed(e, "failed to close handle"))?;
+    call.out.str("{}");
+    Ok(Flow::Done)
 }
 
 fn read_error(e: HookError) -> QgaError {
-    e.into_qga(QgaError::generic("failed to read file"))
+    failed(e, "failed to read file")
 }
 
-/// `guest-file-read`.
-pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
+/// A streaming `guest-file-read` in progress.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadProgress {
+    file: FileId,
+    /// Bytes still wanted.
+    remaining: u64,
+    /// Bytes sent so far.
+    count: u64,
+    /// A read came back short.
+    eof: bool,
+}
+
+fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
     // qemu-ga looks the handle up before it checks the count.
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
-    let count = ctx.int(1).unwrap_or(FILE_READ_COUNT_DEFAULT);
+    let id = call
+        .state
+        .handles
+        .get(args.handle)
+        .ok_or_else(|| not_found(args.handle))?;
+    let count = args.count.unwrap_or(FILE_READ_COUNT_DEFAULT);
     if !(0..=FILE_READ_COUNT_MAX).contains(&count) {
         return Err(QgaError::invalid_value(count, "count"));
     }
     let want = usize::try_from(count).unwrap_or(usize::MAX);
-    let Ctx { platform, out, .. } = ctx;
-    let files = platform.files().ok_or_else(QgaError::unsupported)?;
+    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
+    let out = &mut call.out;
 
     // First read as much as the one-piece layout fits: raw bytes at the end
     // of the free space, the reply written in front of them. If that read
@@ -135,7 +220,7 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     let spare = out.spare();
     let (front, back) = spare.split_at_mut(avail.saturating_sub(first));
     let raw = back.get_mut(..first).unwrap_or(&mut []);
-    let n = files.read(file, raw).map_err(read_error)?.min(first);
+    let n = files.read(id, raw).map_err(read_error)?.min(first);
     let raw = raw.get(..n).unwrap_or(&[]);
     let mut w = Out::new(front);
     if n < first || n == want {
@@ -149,15 +234,15 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
         w.str("}");
         let total = w.len();
         out.advance(total);
-        return Ok(Body::Rendered);
+        return Ok(Flow::Done);
     }
     w.str("{\"buf-b64\": \"");
     let enc = base64::encode(raw, w.spare()).unwrap_or(0);
     w.advance(enc);
     let total = w.len();
     out.advance(total);
-    let mut st = FileRead {
-        file,
+    let mut st = ReadProgress {
+        file: id,
         remaining: u64::try_from(want.saturating_sub(n)).unwrap_or(0),
         count: n as u64,
         eof: false,
@@ -166,10 +251,13 @@ pub(super) fn read(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
     if st.pump(files, out).is_err() {
         st.remaining = 0;
     }
-    Ok(Body::FileRead(st))
+    Ok(Flow::More(Continuation {
+        step: read_step,
+        progress: Progress::FileRead(st),
+    }))
 }
 
-impl FileRead {
+impl ReadProgress {
     /// Reads and encodes chunks into `out` while they fit. Returns `Ok` when
     /// it stopped for lack of room or because the data is complete.
     fn pump(&mut self, files: &mut dyn FileStore, out: &mut Out<'_>) -> Result<(), HookError> {
@@ -196,102 +284,95 @@ impl FileRead {
         }
         Ok(())
     }
+}
 
-    /// Continues the reply body; returns true once it is complete.
-    pub(crate) fn step(&mut self, files: Option<&mut dyn FileStore>, out: &mut Out<'_>) -> bool {
-        if self.remaining > 0 && !self.eof {
-            match files {
-                Some(f) => {
-                    if self.pump(f, out).is_err() {
-                        // The file failed mid-stream: end the reply with what
-                        // was sent (qemu-ga cannot get here: it reads whole).
-                        self.remaining = 0;
-                    }
+fn read_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+    let Progress::FileRead(st) = progress else {
+        return true;
+    };
+    let out = &mut call.out;
+    if st.remaining > 0 && !st.eof {
+        match call.platform.files() {
+            Some(f) => {
+                if st.pump(f, out).is_err() {
+                    // The file failed mid-stream: end the reply with what
+                    // was sent (qemu-ga cannot get here: it reads whole).
+                    st.remaining = 0;
                 }
-                None => self.remaining = 0,
             }
-            if self.remaining > 0 && !self.eof {
-                return false;
-            }
+            None => st.remaining = 0,
         }
-        let mark = out.len();
-        out.str("\", \"count\": ");
-        out.u64(self.count);
-        out.str(", \"eof\": ");
-        out.bool(self.eof);
-        out.str("}");
-        if out.ok() {
-            true
-        } else {
-            out.truncate(mark);
-            false
+        if st.remaining > 0 && !st.eof {
+            return false;
         }
+    }
+    let mark = out.len();
+    out.str("\", \"count\": ");
+    out.u64(st.count);
+    out.str(", \"eof\": ");
+    out.bool(st.eof);
+    out.str("}");
+    if out.ok() {
+        true
+    } else {
+        out.truncate(mark);
+        false
     }
 }
 
-/// `guest-file-write`.
-pub(super) fn write(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
-    let text_range = ctx.decode(1).unwrap_or(0..0);
-    let data = ctx.rx.get_mut(text_range.clone()).unwrap_or(&mut []);
-    let Some(len) = base64::decode_checked(data) else {
+fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Result<Flow, QgaError> {
+    let id = call
+        .state
+        .handles
+        .get(args.handle)
+        .ok_or_else(|| not_found(args.handle))?;
+    let data = call.decode(&args.buf_b64);
+    let Some(len) = base64::decode_checked(call.rx.get_mut(data.clone()).unwrap_or(&mut [])) else {
         return Err(QgaError::generic("Base64 data contains invalid characters"));
     };
-    let count = match ctx.int(2) {
+    let count = match args.count {
         None => len,
         Some(c) if (0..=i64::try_from(len).unwrap_or(i64::MAX)).contains(&c) => {
             usize::try_from(c).unwrap_or(0)
         }
         Some(c) => return Err(QgaError::invalid_value(c, "count")),
     };
-    let bytes = text_range.start..text_range.start.saturating_add(count);
-    let rx: &[u8] = ctx.rx;
-    let files = ctx.platform.files().ok_or_else(QgaError::unsupported)?;
+    let bytes = data.start..data.start.saturating_add(count);
+    let rx: &[u8] = call.rx;
+    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
     let n = files
-        .write(file, rx.get(bytes).unwrap_or(&[]))
-        .map_err(|e| e.into_qga(QgaError::generic("failed to write to file")))?;
-    ctx.out.str("{\"count\": ");
-    ctx.out.u64(n as u64);
-    ctx.out.str(", \"eof\": false}");
-    Ok(Body::Rendered)
+        .write(id, rx.get(bytes).unwrap_or(&[]))
+        .map_err(|e| failed(e, "failed to write to file"))?;
+    call.out.str("{\"count\": ");
+    call.out.u64(n as u64);
+    call.out.str(", \"eof\": false}");
+    Ok(Flow::Done)
 }
 
-/// `guest-file-seek`.
-pub(super) fn seek(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
-    let offset = ctx.int(1).unwrap_or(0);
-    let whence = match ctx.int(2) {
-        Some(0) => Whence::Set,
-        Some(1) => Whence::Cur,
-        Some(2) => Whence::End,
-        Some(n) => return Err(QgaError::generic("invalid whence code ").int(n)),
-        None => {
-            let r = ctx.decode(2).unwrap_or(0..0);
-            match ctx.text(&r) {
-                "set" => Whence::Set,
-                "cur" => Whence::Cur,
-                _ => Whence::End,
-            }
+fn seek(call: &mut Call<'_, '_>, args: SeekArgs) -> Result<Flow, QgaError> {
+    let whence = match args.whence {
+        // qemu-ga checks the handle before the whence code.
+        WhenceArg::Code(n) if call.state.handles.get(args.handle).is_some() => {
+            return Err(QgaError::generic("invalid whence code ").int(n));
         }
+        WhenceArg::Code(_) => return Err(not_found(args.handle)),
+        WhenceArg::Known(w) => w,
     };
-    let pos = store(ctx)?
-        .seek(file, offset, whence)
-        .map_err(|e| e.into_qga(QgaError::generic("failed to seek file")))?;
-    ctx.out.str("{\"eof\": false, \"position\": ");
-    ctx.out.u64(pos);
-    ctx.out.str("}");
-    Ok(Body::Rendered)
+    let (store, id) = file(call, args.handle)?;
+    let pos = store
+        .seek(id, args.offset, whence)
+        .map_err(|e| failed(e, "failed to seek file"))?;
+    call.out.str("{\"eof\": false, \"position\": ");
+    call.out.u64(pos);
+    call.out.str("}");
+    Ok(Flow::Done)
 }
 
-/// `guest-file-flush`.
-pub(super) fn flush(ctx: &mut Ctx<'_, '_>) -> Result<Body, QgaError> {
-    let handle = ctx.int(0).unwrap_or(0);
-    let file = lookup(ctx, handle)?;
-    store(ctx)?
-        .flush(file)
-        .map_err(|e| e.into_qga(QgaError::generic("failed to flush file")))?;
-    ctx.out.str("{}");
-    Ok(Body::Rendered)
+fn flush(call: &mut Call<'_, '_>, args: HandleArgs) -> Result<Flow, QgaError> {
+    let (store, id) = file(call, args.handle)?;
+    store
+        .flush(id)
+        .map_err(|e| failed(e, "failed to flush file"))?;
+    call.out.str("{}");
+    Ok(Flow::Done)
 }

@@ -1,448 +1,343 @@
-//! The static command table and the handlers.
+//! The commands: one static [`Command`] per command, grouped by family, and
+//! the tables a board picks from.
 //!
 //! Contract:
-//! * [`COMMANDS`] has one row per command of the QGA 4.2 schema (35), in the
-//!   schema's registration order; `guest-info` lists them in reverse, as
-//!   qemu-ga does. Tests pin the table: unique names, every manual command.
-//! * A handler receives validated arguments (see [`crate::schema`]), performs
-//!   the command exactly once, and either writes its complete return value
-//!   after the reply prefix or returns a [`Body`] the reply writer streams
-//!   later. On error nothing it wrote is sent.
-//! * Commands that qemu-ga registers with `success-response: false`
-//!   (shutdown, suspend) send nothing on success.
+//! * A command lives in one place, its family's module: its argument struct
+//!   (declared with [`crate::arguments!`], so the schema check and the
+//!   decoder come from one declaration), its handler, and the continuation
+//!   that streams whatever does not fit the reply buffer at once.
+//! * A handler receives checked, typed arguments, does the work exactly
+//!   once, and either writes its whole return value after the reply prefix
+//!   ([`Flow::Done`]), sends nothing ([`Flow::NoReply`], for qemu-ga's
+//!   `success-response: false` commands), or leaves a [`Continuation`] the
+//!   agent calls until the value is complete. On error nothing it wrote is
+//!   sent.
+//! * A board hands the agent a [`Table`]. [`ALL`] has every command in the
+//!   order of qemu-ga's schema (registration order: `guest-info` lists them
+//!   in reverse, as qemu-ga does); [`HEALTH`] is the smallest useful one.
+//!   A board may build its own from the `GUEST_*` statics. Commands not in
+//!   the table answer CommandNotFound "has not been found", and their code
+//!   is not linked: nothing but a table refers to a command.
 
-mod control;
-mod core_cmds;
 mod exec;
 mod file;
+mod freeze;
+mod hardware;
+mod info;
+mod network;
+mod power;
+mod render;
+mod storage;
+mod sync;
 mod system;
+mod time;
+mod users;
 
-use core::ops::Range;
-
-use crate::error::QgaError;
+use crate::args::{Field, Spans};
+use crate::error::{HookError, QgaError};
 use crate::json::out::Out;
-use crate::json::walk::{Kind, decode_in_place, kind_at, token_at};
 use crate::platform::Platform;
-use crate::schema::{Args, Field, Ty, opt, req};
 use crate::state::State;
 
-pub use core_cmds::check_settable_time;
-pub(crate) use exec::{ExecReport, render_exec_status};
-pub(crate) use file::FileRead;
-pub(crate) use system::{ListKind, ObjectKind, render_list, render_object};
+pub use exec::{GUEST_EXEC, GUEST_EXEC_STATUS};
+pub use file::{
+    GUEST_FILE_CLOSE, GUEST_FILE_FLUSH, GUEST_FILE_OPEN, GUEST_FILE_READ, GUEST_FILE_SEEK,
+    GUEST_FILE_WRITE,
+};
+pub use freeze::{
+    GUEST_FSFREEZE_FREEZE, GUEST_FSFREEZE_FREEZE_LIST, GUEST_FSFREEZE_STATUS, GUEST_FSFREEZE_THAW,
+    GUEST_FSTRIM,
+};
+pub use hardware::{
+    GUEST_GET_MEMORY_BLOCK_INFO, GUEST_GET_MEMORY_BLOCKS, GUEST_GET_VCPUS, GUEST_SET_MEMORY_BLOCKS,
+    GUEST_SET_VCPUS,
+};
+pub use info::GUEST_INFO;
+pub use network::{GUEST_NETWORK_GET_INTERFACES, GUEST_NETWORK_GET_ROUTE};
+pub use power::{GUEST_SHUTDOWN, GUEST_SUSPEND_DISK, GUEST_SUSPEND_HYBRID, GUEST_SUSPEND_RAM};
+pub use storage::{GUEST_GET_DISKS, GUEST_GET_DISKSTATS, GUEST_GET_FSINFO};
+pub use sync::{GUEST_PING, GUEST_SYNC, GUEST_SYNC_DELIMITED};
+pub use system::{
+    GUEST_GET_CPUSTATS, GUEST_GET_DEVICES, GUEST_GET_HOST_NAME, GUEST_GET_LOAD, GUEST_GET_OSINFO,
+    GUEST_GET_TIMEZONE, GUEST_GET_USERS,
+};
+pub use time::{GUEST_GET_TIME, GUEST_SET_TIME};
+pub use users::{
+    GUEST_SET_USER_PASSWORD, GUEST_SSH_ADD_AUTHORIZED_KEYS, GUEST_SSH_GET_AUTHORIZED_KEYS,
+    GUEST_SSH_REMOVE_AUTHORIZED_KEYS,
+};
 
-/// Identifies a command (its row in [`COMMANDS`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum CommandId {
-    SyncDelimited,
-    Sync,
-    Ping,
-    GetTime,
-    SetTime,
-    Info,
-    Shutdown,
-    FileOpen,
-    FileClose,
-    FileRead,
-    FileWrite,
-    FileSeek,
-    FileFlush,
-    FsfreezeStatus,
-    FsfreezeFreeze,
-    FsfreezeFreezeList,
-    FsfreezeThaw,
-    Fstrim,
-    SuspendDisk,
-    SuspendRam,
-    SuspendHybrid,
-    NetworkGetInterfaces,
-    GetVcpus,
-    SetVcpus,
-    GetFsinfo,
-    SetUserPassword,
-    GetMemoryBlocks,
-    SetMemoryBlocks,
-    GetMemoryBlockInfo,
-    ExecStatus,
-    Exec,
-    GetHostName,
-    GetUsers,
-    GetTimezone,
-    GetOsinfo,
-}
+/// A command table: what a board serves, in registration order.
+pub type Table = &'static [&'static Command];
 
-/// What a handler leaves for the reply writer.
-#[derive(Clone, Debug)]
-pub(crate) enum Body {
-    /// The whole value was written after the prefix.
-    Rendered,
-    /// Success without a reply (`success-response: false`).
-    NoReply,
-    /// `guest-info`, streamed entry by entry over the table.
-    Info,
-    /// A board object rendered whole when the buffer has room.
-    Object(ObjectKind),
-    /// A board list; `done` entries are already written after `[`.
-    List { kind: ListKind, done: u32 },
-    /// File data, streamed.
-    FileRead(FileRead),
-    /// `guest-exec-status` of an exited program in this slot, streamed.
-    ExecStatus { slot: u16 },
-}
+/// Largest table (enablement is one bit per row).
+pub const MAX_COMMANDS: usize = 64;
 
-/// A command handler.
-pub(crate) type Handler = fn(&mut Ctx<'_, '_>) -> Result<Body, QgaError>;
+/// Every command, in the order of qemu-ga's schema (QGA 4.2's 35, then those
+/// added up to qemu-ga 10.0, each where the schema puts it).
+pub static ALL: Table = &[
+    &GUEST_SYNC_DELIMITED,
+    &GUEST_SYNC,
+    &GUEST_PING,
+    &GUEST_GET_TIME,
+    &GUEST_SET_TIME,
+    &GUEST_INFO,
+    &GUEST_SHUTDOWN,
+    &GUEST_FILE_OPEN,
+    &GUEST_FILE_CLOSE,
+    &GUEST_FILE_READ,
+    &GUEST_FILE_WRITE,
+    &GUEST_FILE_SEEK,
+    &GUEST_FILE_FLUSH,
+    &GUEST_FSFREEZE_STATUS,
+    &GUEST_FSFREEZE_FREEZE,
+    &GUEST_FSFREEZE_FREEZE_LIST,
+    &GUEST_FSFREEZE_THAW,
+    &GUEST_FSTRIM,
+    &GUEST_SUSPEND_DISK,
+    &GUEST_SUSPEND_RAM,
+    &GUEST_SUSPEND_HYBRID,
+    &GUEST_NETWORK_GET_INTERFACES,
+    &GUEST_GET_VCPUS,
+    &GUEST_SET_VCPUS,
+    &GUEST_GET_DISKS,
+    &GUEST_GET_FSINFO,
+    &GUEST_SET_USER_PASSWORD,
+    &GUEST_GET_MEMORY_BLOCKS,
+    &GUEST_SET_MEMORY_BLOCKS,
+    &GUEST_GET_MEMORY_BLOCK_INFO,
+    &GUEST_EXEC_STATUS,
+    &GUEST_EXEC,
+    &GUEST_GET_HOST_NAME,
+    &GUEST_GET_USERS,
+    &GUEST_GET_TIMEZONE,
+    &GUEST_GET_OSINFO,
+    &GUEST_GET_DEVICES,
+    &GUEST_SSH_GET_AUTHORIZED_KEYS,
+    &GUEST_SSH_ADD_AUTHORIZED_KEYS,
+    &GUEST_SSH_REMOVE_AUTHORIZED_KEYS,
+    &GUEST_GET_DISKSTATS,
+    &GUEST_GET_CPUSTATS,
+    &GUEST_GET_LOAD,
+    &GUEST_NETWORK_GET_ROUTE,
+];
 
-/// One row of the command table.
+/// A health-check agent: resynchronise, ping, describe itself, tell the
+/// time, power off.
+pub static HEALTH: Table = &[
+    &GUEST_SYNC_DELIMITED,
+    &GUEST_SYNC,
+    &GUEST_PING,
+    &GUEST_GET_TIME,
+    &GUEST_INFO,
+    &GUEST_SHUTDOWN,
+];
+
+const _: () = assert!(ALL.len() <= MAX_COMMANDS);
+
+/// Flag: the command sends nothing on success (qemu-ga's `success-response:
+/// false`).
+pub(crate) const SILENT: u8 = 1 << 0;
+/// Flag: still enabled while file systems are frozen (qemu-ga's
+/// `ga_freeze_allowlist`).
+pub(crate) const FROZEN_OK: u8 = 1 << 1;
+/// Flag: the reply is preceded by the 0xFF sentinel.
+pub(crate) const DELIMITED: u8 = 1 << 2;
+
+/// What a handler does with a call.
+pub(crate) type RunFn = fn(&mut Call<'_, '_>, &Spans) -> Result<Flow, QgaError>;
+
+/// One command.
 pub struct Command {
     /// Wire name.
     pub name: &'static str,
-    /// Identity.
-    pub id: CommandId,
-    /// qemu-ga's `success-response` flag.
-    pub success_response: bool,
-    /// Still enabled while file systems are frozen (qemu-ga's
-    /// `ga_freeze_allowlist`).
-    pub allowed_frozen: bool,
-    pub(crate) args: &'static [Field],
-    pub(crate) handler: Handler,
+    pub(crate) flags: u8,
+    pub(crate) fields: &'static [Field],
+    pub(crate) run: RunFn,
 }
 
 impl Command {
+    /// qemu-ga's `success-response` flag.
+    pub fn success_response(&self) -> bool {
+        self.flags & SILENT == 0
+    }
+
+    /// Whether the command stays enabled while file systems are frozen.
+    pub fn allowed_frozen(&self) -> bool {
+        self.flags & FROZEN_OK != 0
+    }
+
     /// The command's parameters, in schema order.
-    pub fn args(&self) -> &'static [Field] {
-        self.args
+    pub fn fields(&self) -> &'static [Field] {
+        self.fields
     }
 }
 
-macro_rules! row {
-    ($name:literal, $id:ident, $args:expr, $handler:path) => {
-        row!($name, $id, $args, $handler, true, false)
-    };
-    ($name:literal, $id:ident, $args:expr, $handler:path, $resp:expr, $frozen:expr) => {
-        Command {
+impl core::fmt::Debug for Command {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Declares a command: `NAME = "wire-name", ArgsType, handler[, FLAG...]`.
+macro_rules! command {
+    ($(#[$doc:meta])* $id:ident = $name:literal, $args:ty, $handler:path $(, $flag:ident)*) => {
+        $(#[$doc])*
+        pub static $id: $crate::commands::Command = $crate::commands::Command {
             name: $name,
-            id: CommandId::$id,
-            success_response: $resp,
-            allowed_frozen: $frozen,
-            args: $args,
-            handler: $handler,
-        }
+            flags: 0 $(| $crate::commands::$flag)*,
+            fields: <$args as $crate::args::Arguments>::FIELDS,
+            run: |call, spans| {
+                let args = <$args as $crate::args::Arguments>::decode(call.rx, spans);
+                $handler(call, args)
+            },
+        };
     };
 }
+pub(crate) use command;
 
-const NONE: &[Field] = &[];
-const ID: &[Field] = &[req("id", Ty::Int)];
-const HANDLE: &[Field] = &[req("handle", Ty::Int)];
-
-/// Every command of the QGA 4.2 schema, in registration order.
-pub static COMMANDS: [Command; 35] = [
-    row!(
-        "guest-sync-delimited",
-        SyncDelimited,
-        ID,
-        core_cmds::sync,
-        true,
-        true
-    ),
-    row!("guest-sync", Sync, ID, core_cmds::sync, true, true),
-    row!("guest-ping", Ping, NONE, core_cmds::ping, true, true),
-    row!("guest-get-time", GetTime, NONE, core_cmds::get_time),
-    row!(
-        "guest-set-time",
-        SetTime,
-        &[opt("time", Ty::Int)],
-        core_cmds::set_time
-    ),
-    row!("guest-info", Info, NONE, core_cmds::info, true, true),
-    row!(
-        "guest-shutdown",
-        Shutdown,
-        &[opt("mode", Ty::Str)],
-        core_cmds::shutdown,
-        false,
-        false
-    ),
-    row!(
-        "guest-file-open",
-        FileOpen,
-        &[req("path", Ty::Str), opt("mode", Ty::Str)],
-        file::open
-    ),
-    row!("guest-file-close", FileClose, HANDLE, file::close),
-    row!(
-        "guest-file-read",
-        FileRead,
-        &[req("handle", Ty::Int), opt("count", Ty::Int)],
-        file::read
-    ),
-    row!(
-        "guest-file-write",
-        FileWrite,
-        &[
-            req("handle", Ty::Int),
-            req("buf-b64", Ty::Str),
-            opt("count", Ty::Int)
-        ],
-        file::write
-    ),
-    row!(
-        "guest-file-seek",
-        FileSeek,
-        &[
-            req("handle", Ty::Int),
-            req("offset", Ty::Int),
-            req("whence", Ty::Whence)
-        ],
-        file::seek
-    ),
-    row!("guest-file-flush", FileFlush, HANDLE, file::flush),
-    row!(
-        "guest-fsfreeze-status",
-        FsfreezeStatus,
-        NONE,
-        control::fsfreeze_status,
-        true,
-        true
-    ),
-    row!(
-        "guest-fsfreeze-freeze",
-        FsfreezeFreeze,
-        NONE,
-        control::fsfreeze_freeze
-    ),
-    row!(
-        "guest-fsfreeze-freeze-list",
-        FsfreezeFreezeList,
-        &[opt("mountpoints", Ty::StrList)],
-        control::fsfreeze_freeze
-    ),
-    row!(
-        "guest-fsfreeze-thaw",
-        FsfreezeThaw,
-        NONE,
-        control::fsfreeze_thaw,
-        true,
-        true
-    ),
-    row!(
-        "guest-fstrim",
-        Fstrim,
-        &[opt("minimum", Ty::Int)],
-        control::fstrim
-    ),
-    row!(
-        "guest-suspend-disk",
-        SuspendDisk,
-        NONE,
-        core_cmds::suspend,
-        false,
-        false
-    ),
-    row!(
-        "guest-suspend-ram",
-        SuspendRam,
-        NONE,
-        core_cmds::suspend,
-        false,
-        false
-    ),
-    row!(
-        "guest-suspend-hybrid",
-        SuspendHybrid,
-        NONE,
-        core_cmds::suspend,
-        false,
-        false
-    ),
-    row!(
-        "guest-network-get-interfaces",
-        NetworkGetInterfaces,
-        NONE,
-        system::list
-    ),
-    row!("guest-get-vcpus", GetVcpus, NONE, system::list),
-    row!(
-        "guest-set-vcpus",
-        SetVcpus,
-        &[req("vcpus", Ty::VcpuList)],
-        control::set_vcpus
-    ),
-    row!("guest-get-fsinfo", GetFsinfo, NONE, system::list),
-    row!(
-        "guest-set-user-password",
-        SetUserPassword,
-        &[
-            req("username", Ty::Str),
-            req("password", Ty::Str),
-            req("crypted", Ty::Bool)
-        ],
-        control::set_user_password
-    ),
-    row!(
-        "guest-get-memory-blocks",
-        GetMemoryBlocks,
-        NONE,
-        system::list
-    ),
-    row!(
-        "guest-set-memory-blocks",
-        SetMemoryBlocks,
-        &[req("mem-blks", Ty::MemBlockList)],
-        control::set_memory_blocks
-    ),
-    row!(
-        "guest-get-memory-block-info",
-        GetMemoryBlockInfo,
-        NONE,
-        system::memory_block_info
-    ),
-    row!(
-        "guest-exec-status",
-        ExecStatus,
-        &[req("pid", Ty::Int)],
-        exec::status
-    ),
-    row!(
-        "guest-exec",
-        Exec,
-        &[
-            req("path", Ty::Str),
-            opt("arg", Ty::StrList),
-            opt("env", Ty::StrList),
-            opt("input-data", Ty::Str),
-            opt("capture-output", Ty::Bool)
-        ],
-        exec::exec
-    ),
-    row!("guest-get-host-name", GetHostName, NONE, system::object),
-    row!("guest-get-users", GetUsers, NONE, system::list),
-    row!("guest-get-timezone", GetTimezone, NONE, system::object),
-    row!("guest-get-osinfo", GetOsinfo, NONE, system::object),
-];
-
-impl CommandId {
-    /// Index of the command's row.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The command's row.
-    pub fn command(self) -> &'static Command {
-        // `CommandId` is the row index by construction (tested).
-        COMMANDS.get(self.index()).unwrap_or(&COMMANDS[0])
-    }
-}
-
-/// Looks a command up by its exact (case-sensitive) wire name.
-pub fn find(name: &[u8]) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name.as_bytes() == name)
-}
-
-/// A set of commands (qemu-ga's allow and block lists), one bit per row.
+/// A set of commands of a table (allow and block lists), one bit per row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CommandSet(u64);
-
-const _: () = assert!(COMMANDS.len() <= 64);
 
 impl CommandSet {
     /// No commands.
     pub const EMPTY: CommandSet = CommandSet(0);
 
-    /// Every command.
-    pub const fn all() -> CommandSet {
-        CommandSet((1u64 << COMMANDS.len()).wrapping_sub(1))
+    /// Every row of a table of `len` commands.
+    pub const fn all(len: usize) -> CommandSet {
+        if len >= 64 {
+            CommandSet(u64::MAX)
+        } else {
+            CommandSet((1u64 << len).wrapping_sub(1))
+        }
     }
 
-    /// Adds a command.
-    pub fn insert(&mut self, id: CommandId) {
-        self.0 |= 1u64 << id.index();
+    /// Adds row `i`.
+    pub fn insert(&mut self, i: usize) {
+        if let Some(bit) = 1u64.checked_shl(u32::try_from(i).unwrap_or(u32::MAX)) {
+            self.0 |= bit;
+        }
     }
 
-    /// Removes a command.
-    pub fn remove(&mut self, id: CommandId) {
-        self.0 &= !(1u64 << id.index());
+    /// Whether row `i` is in the set.
+    pub fn contains(&self, i: usize) -> bool {
+        1u64.checked_shl(u32::try_from(i).unwrap_or(u32::MAX))
+            .is_some_and(|bit| self.0 & bit != 0)
     }
 
-    /// Whether the command is in the set.
-    pub fn contains(&self, id: CommandId) -> bool {
-        self.0 & (1u64 << id.index()) != 0
+    /// Rows in either set.
+    pub fn union(self, other: CommandSet) -> CommandSet {
+        CommandSet(self.0 | other.0)
     }
 
-    /// Adds every command named in a comma-separated list (qemu-ga's
-    /// `-b`/`-a` syntax). Unknown names are skipped, as qemu-ga does (a list
-    /// written for a newer agent still works); their count is returned.
-    pub fn insert_names(&mut self, list: &str) -> usize {
+    /// Number of rows in the set.
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The rows of `table` named in a comma-separated list (qemu-ga's
+    /// `-b`/`-a` syntax), and how many names `table` does not have (they
+    /// are skipped, as qemu-ga skips unknown names, so a list written for a
+    /// bigger agent still works).
+    pub fn from_names(table: Table, list: &str) -> (CommandSet, usize) {
+        let mut set = CommandSet::EMPTY;
         let mut unknown = 0usize;
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match find(name.as_bytes()) {
-                Some(c) => self.insert(c.id),
+            match table.iter().position(|c| c.name == name) {
+                Some(i) => set.insert(i),
                 None => unknown = unknown.saturating_add(1),
             }
         }
-        unknown
+        (set, unknown)
     }
 }
 
-/// What a handler works with.
-pub(crate) struct Ctx<'r, 's> {
-    /// The request buffer (the message is somewhere inside).
-    pub rx: &'r mut [u8],
-    /// Validated argument ranges.
-    pub args: Args,
+/// What `guest-info` reports about the agent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AgentInfo {
+    pub table: Table,
+    /// Rows enabled right now.
+    pub enabled: CommandSet,
+    pub version: &'static str,
+}
+
+/// What a handler or continuation works with.
+pub(crate) struct Call<'a, 's> {
+    /// The request buffer (the message is somewhere inside); handlers decode
+    /// string arguments in place.
+    pub rx: &'a mut [u8],
     /// The board.
-    pub platform: &'r mut dyn Platform,
-    /// Agent state (handles, programs, flags).
-    pub state: &'r mut State<'s>,
-    /// Space for the return value, right after the reply prefix.
-    pub out: Out<'r>,
-    /// Which command runs.
-    pub id: CommandId,
+    pub platform: &'a mut dyn Platform,
+    /// Handles, programs, the frozen flag.
+    pub state: &'a mut State<'s>,
+    /// Free reply space, right after what is already written.
+    pub out: Out<'a>,
+    /// The agent's table and settings.
+    pub agent: AgentInfo,
+    /// The whole reply buffer was empty when this call started: a piece that
+    /// does not fit now never will.
+    pub alone: bool,
 }
 
-impl Ctx<'_, '_> {
-    /// Integer argument `i`.
-    pub fn int(&self, i: usize) -> Option<i64> {
-        match kind_at(self.rx, self.args.get(i)?.start) {
-            Kind::Int(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Boolean argument `i`.
-    pub fn bool(&self, i: usize) -> Option<bool> {
-        match kind_at(self.rx, self.args.get(i)?.start) {
-            Kind::Bool(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// The string token of argument `i`.
-    pub fn str_token(&self, i: usize) -> Option<Range<usize>> {
-        let r = self.args.get(i)?;
-        let t = token_at(self.rx, r.start)?;
-        Some(t.start..t.end)
-    }
-
-    /// Decodes string argument `i` in place; returns the decoded range.
-    pub fn decode(&mut self, i: usize) -> Option<Range<usize>> {
-        let t = self.str_token(i)?;
-        Some(decode_in_place(self.rx, t))
-    }
-
-    /// The decoded text at `r` (from [`Self::decode`]).
-    pub fn text(&self, r: &Range<usize>) -> &str {
-        text(self.rx, r)
+impl Call<'_, '_> {
+    /// Decodes a string argument in place and returns the range of its text
+    /// in [`Self::rx`]. Each argument may be decoded once.
+    pub fn decode(&mut self, t: &crate::args::Text) -> core::ops::Range<usize> {
+        crate::json::walk::decode_in_place(self.rx, t.token())
     }
 }
 
-/// The decoded text at `r` of `rx` (empty if it is not UTF-8, which a
-/// validated and decoded string always is).
-pub(crate) fn text<'a>(rx: &'a [u8], r: &Range<usize>) -> &'a str {
+/// The text at `r` of `rx` (a range from [`Call::decode`], which is UTF-8).
+pub(crate) fn text<'a>(rx: &'a [u8], r: &core::ops::Range<usize>) -> &'a str {
     rx.get(r.clone())
         .and_then(|b| core::str::from_utf8(b).ok())
         .unwrap_or("")
+}
+
+/// How a handler finished.
+pub(crate) enum Flow {
+    /// The whole return value was written.
+    Done,
+    /// Success without a reply (`success-response: false`).
+    NoReply,
+    /// The return value continues.
+    More(Continuation),
+}
+
+/// Writes more of a return value while it fits; true once complete. A
+/// continuation that is never completed (the client left) is dropped.
+pub(crate) type StepFn = fn(&mut Call<'_, '_>, &mut Progress) -> bool;
+
+/// The rest of a return value: the function that writes it and where it is.
+pub(crate) struct Continuation {
+    pub step: StepFn,
+    pub progress: Progress,
+}
+
+/// Where a continuation is; each family keeps its own kind.
+pub(crate) enum Progress {
+    /// `guest-info`: entries written.
+    Info(u32),
+    /// A board object, rendered once it fits.
+    Object(render::ObjectFn),
+    /// A board list: entries written.
+    List { visit: render::ListFn, done: u32 },
+    /// `guest-file-read`.
+    FileRead(file::ReadProgress),
+    /// `guest-exec-status` of an exited program.
+    ExecStatus(exec::StatusProgress),
+}
+
+/// qemu-ga's text for a board failure: `<context>: <strerror>`, or "not
+/// supported".
+pub(crate) fn failed(e: HookError, context: &'static str) -> QgaError {
+    e.into_qga(QgaError::generic(context))
 }
 
 #[cfg(test)]
@@ -450,27 +345,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_rows_match_their_ids() {
-        for (i, c) in COMMANDS.iter().enumerate() {
-            assert_eq!(c.id.index(), i, "{}", c.name);
+    fn table_names_are_unique_and_qga_prefixed() {
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(a.name.starts_with("guest-"));
+            for b in ALL.iter().skip(i + 1) {
+                assert_ne!(a.name, b.name);
+            }
         }
+        assert_eq!(ALL.len(), 44);
     }
 
     #[test]
-    fn table_names_are_unique_and_qga_prefixed() {
-        for (i, a) in COMMANDS.iter().enumerate() {
-            assert!(a.name.starts_with("guest-"));
-            for b in COMMANDS.iter().skip(i + 1) {
-                assert_ne!(a.name, b.name);
-            }
+    fn table_has_every_manual_command_of_qga_4_2() {
+        let manual = [
+            "guest-sync-delimited",
+            "guest-sync",
+            "guest-ping",
+            "guest-get-time",
+            "guest-set-time",
+            "guest-info",
+            "guest-shutdown",
+            "guest-file-open",
+            "guest-file-close",
+            "guest-file-read",
+            "guest-file-write",
+            "guest-file-seek",
+            "guest-file-flush",
+            "guest-fsfreeze-status",
+            "guest-fsfreeze-freeze",
+            "guest-fsfreeze-freeze-list",
+            "guest-fsfreeze-thaw",
+            "guest-fstrim",
+            "guest-suspend-disk",
+            "guest-suspend-ram",
+            "guest-suspend-hybrid",
+            "guest-network-get-interfaces",
+            "guest-get-vcpus",
+            "guest-set-vcpus",
+            "guest-get-fsinfo",
+            "guest-set-user-password",
+            "guest-get-memory-blocks",
+            "guest-set-memory-blocks",
+            "guest-get-memory-block-info",
+            "guest-exec-status",
+            "guest-exec",
+            "guest-get-host-name",
+            "guest-get-users",
+            "guest-get-timezone",
+            "guest-get-osinfo",
+        ];
+        for m in manual {
+            assert!(ALL.iter().any(|c| c.name == m), "{m} missing");
         }
     }
 
     #[test]
     fn only_shutdown_and_suspend_lack_success_response() {
-        let silent: std::vec::Vec<_> = COMMANDS
+        let silent: std::vec::Vec<_> = ALL
             .iter()
-            .filter(|c| !c.success_response)
+            .filter(|c| !c.success_response())
             .map(|c| c.name)
             .collect();
         assert_eq!(
@@ -486,9 +419,9 @@ mod tests {
 
     #[test]
     fn frozen_allowlist_matches_qemu_ga() {
-        let allowed: std::vec::Vec<_> = COMMANDS
+        let allowed: std::vec::Vec<_> = ALL
             .iter()
-            .filter(|c| c.allowed_frozen)
+            .filter(|c| c.allowed_frozen())
             .map(|c| c.name)
             .collect();
         assert_eq!(
@@ -505,15 +438,22 @@ mod tests {
     }
 
     #[test]
-    fn command_set_parses_lists_and_skips_unknown_names() {
-        let mut s = CommandSet::EMPTY;
-        assert_eq!(
-            s.insert_names("guest-ping, guest-get-time,guest-get-devices"),
-            1
-        );
-        assert!(s.contains(CommandId::Ping));
-        assert!(s.contains(CommandId::GetTime));
-        assert!(!s.contains(CommandId::Info));
-        assert_eq!(CommandSet::all().0.count_ones(), 35);
+    fn health_table_is_a_subset_in_registration_order() {
+        let mut last = 0;
+        for c in HEALTH {
+            let i = ALL.iter().position(|a| a.name == c.name).unwrap();
+            assert!(i >= last);
+            last = i;
+        }
+    }
+
+    #[test]
+    fn command_set_from_names_skips_unknown_names() {
+        let (s, unknown) = CommandSet::from_names(HEALTH, "guest-ping, guest-get-time,guest-exec");
+        assert_eq!(unknown, 1);
+        assert!(s.contains(2));
+        assert!(s.contains(3));
+        assert!(!s.contains(4));
+        assert_eq!(CommandSet::all(ALL.len()).len(), 44);
     }
 }

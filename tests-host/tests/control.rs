@@ -6,13 +6,13 @@ use nanoqga_tests_host::{Harness, MockPlatform, b64encode};
 
 #[test]
 fn fsfreeze_status_is_thawed() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(h.ok(r#"{"execute":"guest-fsfreeze-status"}"#), "thawed");
 }
 
 #[test]
 fn freeze_list_passes_mountpoints_and_zero_stays_thawed() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         h.ok(r#"{"execute":"guest-fsfreeze-freeze-list","arguments":{"mountpoints":["/nope"]}}"#),
         0
@@ -33,7 +33,7 @@ fn freeze_list_passes_mountpoints_and_zero_stays_thawed() {
 
 #[test]
 fn fstrim_results_have_qemu_shape() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let o = String::from_utf8(
         h.exchange(br#"{"execute":"guest-fstrim","arguments":{"minimum":65536}}"#),
     )
@@ -46,7 +46,7 @@ fn fstrim_results_have_qemu_shape() {
 
 #[test]
 fn set_vcpus_counts_processed_and_fails_only_on_first() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let body = r#"{"execute":"guest-set-vcpus","arguments":{"vcpus":[{"logical-id":0,"online":true},{"logical-id":1,"online":false,"can-offline":true},{"logical-id":2,"online":true}]}}"#;
     assert_eq!(h.ok(body), 3);
     assert_eq!(
@@ -67,7 +67,7 @@ fn set_vcpus_counts_processed_and_fails_only_on_first() {
 
 #[test]
 fn set_memory_blocks_answers_per_block() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let o = String::from_utf8(h.exchange(
         br#"{"execute":"guest-set-memory-blocks","arguments":{"mem-blks":[{"phys-index":188,"online":false},{"phys-index":18446744073709551615,"online":true}]}}"#,
     ))
@@ -80,7 +80,7 @@ fn set_memory_blocks_answers_per_block() {
 
 #[test]
 fn set_user_password_decodes_and_checks() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let call = |h: &mut Harness, user: &str, pw: &[u8], crypted: bool| {
         h.call(&format!(
             r#"{{"execute":"guest-set-user-password","arguments":{{"username":"{user}","password":"{}","crypted":{crypted}}}}}"#,

@@ -29,7 +29,7 @@ fn wait(h: &mut Harness, pid: i64) -> Value {
 
 #[test]
 fn guest_exec_echo_of_test_qga() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(
         &mut h,
         r#"{"path":"/bin/echo","arg":["-n","\" test_str \""],"capture-output":true}"#,
@@ -48,7 +48,7 @@ fn guest_exec_echo_of_test_qga() {
 
 #[test]
 fn guest_exec_invalid_of_test_qga() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let (class, desc) =
         h.err(r#"{"execute":"guest-exec","arguments":{"path":"/bin/invalid-cmd42"}}"#);
     assert_eq!(class, "GenericError");
@@ -65,7 +65,7 @@ fn guest_exec_invalid_of_test_qga() {
 
 #[test]
 fn status_reply_bytes_match_qemu_key_order() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(
         &mut h,
         r#"{"path":"/bin/fail","arg":["2","x"],"capture-output":true}"#,
@@ -84,7 +84,7 @@ fn status_reply_bytes_match_qemu_key_order() {
 
 #[test]
 fn status_is_reaped_once_reported() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(&mut h, r#"{"path":"/bin/true"}"#);
     let s = status(&mut h, pid);
     assert_eq!(
@@ -103,7 +103,7 @@ fn status_is_reaped_once_reported() {
 
 #[test]
 fn false_and_signals_report_status() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(&mut h, r#"{"path":"/bin/false"}"#);
     assert_eq!(wait(&mut h, pid)["exitcode"], 1);
     let pid = exec(&mut h, r#"{"path":"/bin/kill-me"}"#);
@@ -114,7 +114,7 @@ fn false_and_signals_report_status() {
 
 #[test]
 fn program_running_across_polls_reports_not_exited_then_output() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().programs.as_mut().unwrap().slow_polls = 1000;
     let pid = exec(&mut h, r#"{"path":"/bin/slow","capture-output":true}"#);
     let s = status(&mut h, pid);
@@ -132,7 +132,7 @@ fn program_running_across_polls_reports_not_exited_then_output() {
 
 #[test]
 fn program_advances_while_agent_idles() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(&mut h, r#"{"path":"/bin/slow","capture-output":true}"#);
     assert!(h.agent.programs_running() || status(&mut h, pid)["exited"] == true);
     for _ in 0..10 {
@@ -145,7 +145,7 @@ fn program_advances_while_agent_idles() {
 
 #[test]
 fn capture_truncates_and_flags() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let input = b64encode(b"0123456789");
     let pid = exec(
         &mut h,
@@ -160,7 +160,7 @@ fn capture_truncates_and_flags() {
 
 #[test]
 fn without_capture_output_no_data_is_returned() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(&mut h, r#"{"path":"/bin/echo","arg":["hello"]}"#);
     let s = wait(&mut h, pid);
     assert_eq!(s, serde_json::json!({"exitcode": 0, "exited": true}));
@@ -168,7 +168,7 @@ fn without_capture_output_no_data_is_returned() {
 
 #[test]
 fn cat_copies_input_data_and_env_reaches_program() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let data: Vec<u8> = (0..=255u8).collect();
     let pid = exec(
         &mut h,
@@ -198,7 +198,7 @@ fn cat_copies_input_data_and_env_reaches_program() {
 
 #[test]
 fn echo_follows_coreutils_options() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let cases: &[(&str, &[u8])] = &[
         (r#"["a","b"]"#, b"a b\n"),
         (r#"["-n","a"]"#, b"a"),
@@ -224,7 +224,7 @@ fn echo_follows_coreutils_options() {
 
 #[test]
 fn health_check_runs_across_polls_and_passes() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let pid = exec(
         &mut h,
         r#"{"path":"/usr/libexec/nanoqga/health-check","capture-output":true}"#,
@@ -238,7 +238,7 @@ fn health_check_runs_across_polls_and_passes() {
 
 #[test]
 fn full_exec_table_is_an_error_and_pids_are_not_reused() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().programs.as_mut().unwrap().slow_polls = u64::MAX;
     let pids: Vec<i64> = (0..4)
         .map(|_| exec(&mut h, r#"{"path":"/bin/slow"}"#))
@@ -254,7 +254,7 @@ fn full_exec_table_is_an_error_and_pids_are_not_reused() {
 
 #[test]
 fn status_with_large_output_streams_through_one_byte_transport() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().programs.as_mut().unwrap().slow_polls = 60;
     let pid = exec(&mut h, r#"{"path":"/bin/slow","capture-output":true}"#);
     for _ in 0..100 {

@@ -21,7 +21,7 @@ fn seed() -> u64 {
 }
 
 fn clean_run(s: &Session) -> Vec<u8> {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.exchange(&s.input)
 }
 
@@ -61,7 +61,7 @@ fn random_sessions_keep_every_property_under_transport_faults() {
         }
         // Transport faults must not change a single byte.
         if sessions.is_multiple_of(2) || s.requests < 50 {
-            let mut h = Harness::new();
+            let mut h = Harness::mock();
             h.serial = faulty_serial(&mut rng);
             let schedule = format!("{:?} {:?}", h.serial.read_chunks, h.serial.tx_budget);
             let got = h.exchange(&s.input);
@@ -96,7 +96,7 @@ fn client_vanishing_mid_reply_then_reconnecting_mid_request() {
     for round in 0..300 {
         let old = faults::session(&mut rng, 5, &mut next_id);
         let cut = rng.below(old.input.len() as u64) as usize;
-        let mut h = Harness::new();
+        let mut h = Harness::mock();
         h.serial = MockSerial::new().with_tx_budget(&[rng.below(50) as usize]);
         h.send(&old.input[..cut]);
         // Run a few polls only: replies may be half written.
@@ -171,7 +171,7 @@ fn polls_per_input_byte_are_bounded() {
     let mut rng = Rng::new(seed() ^ 0xB0B);
     let mut next_id = 0;
     let s = faults::session(&mut rng, 200, &mut next_id);
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.serial = MockSerial::new()
         .with_read_chunks(&[1])
         .with_tx_budget(&[1]);

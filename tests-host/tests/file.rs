@@ -32,7 +32,7 @@ fn read(h: &mut Harness, handle: i64, count: Option<i64>) -> serde_json::Value {
 
 #[test]
 fn file_ops_sequence_of_test_qga() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "foo", "w+");
     assert_eq!(fh, 1000);
     let w = write(&mut h, fh, HELLO);
@@ -79,7 +79,7 @@ fn file_ops_sequence_of_test_qga() {
 
 #[test]
 fn file_write_read_sequence_of_test_qga() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "foo", "w+");
     let w = write(&mut h, fh, HELLO);
     assert_eq!(
@@ -115,7 +115,7 @@ fn file_write_read_sequence_of_test_qga() {
 
 #[test]
 fn reply_bytes_match_qemu_key_order() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "k", "w+");
     let o = h.exchange(format!(r#"{{"execute":"guest-file-write","arguments":{{"handle":{fh},"buf-b64":"aGVsbG8gd29ybGQK"}}}}"#).as_bytes());
     assert_eq!(o, b"{\"return\": {\"count\": 12, \"eof\": false}}\n");
@@ -132,7 +132,7 @@ fn reply_bytes_match_qemu_key_order() {
 
 #[test]
 fn reading_exactly_the_rest_is_not_eof() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform()
         .files
         .as_mut()
@@ -174,7 +174,7 @@ fn large_read_streams_through_small_reply_buffer() {
         .map(|i| (i * 7 + i / 251) as u8)
         .collect();
     for budget in [None, Some(&[1usize, 3, 4096][..])] {
-        let mut h = Harness::new();
+        let mut h = Harness::mock();
         if let Some(b) = budget {
             h.serial = MockSerial::new().with_tx_budget(b);
         }
@@ -200,7 +200,7 @@ fn large_read_streams_through_small_reply_buffer() {
 #[test]
 fn large_read_of_exact_size_is_not_eof() {
     let data = vec![0xA5u8; 10_000];
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform()
         .files
         .as_mut()
@@ -218,7 +218,7 @@ fn large_read_of_exact_size_is_not_eof() {
 
 #[test]
 fn read_count_limits_match_qemu() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform()
         .files
         .as_mut()
@@ -245,7 +245,7 @@ fn read_count_limits_match_qemu() {
 
 #[test]
 fn handles_count_up_and_are_never_reused() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let mut seen = Vec::new();
     for i in 0..20 {
         let fh = open(&mut h, &format!("f{i}"), "w");
@@ -262,7 +262,7 @@ fn handles_count_up_and_are_never_reused() {
 
 #[test]
 fn full_handle_table_is_an_error_and_recovers() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fhs: Vec<i64> = (0..8)
         .map(|i| open(&mut h, &format!("g{i}"), "w"))
         .collect();
@@ -292,7 +292,7 @@ fn full_handle_table_is_an_error_and_recovers() {
 
 #[test]
 fn unknown_and_closed_handles_are_not_found() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for cmd in ["guest-file-close", "guest-file-flush", "guest-file-read"] {
         assert_eq!(
             h.err(&format!(
@@ -327,7 +327,7 @@ fn unknown_and_closed_handles_are_not_found() {
 
 #[test]
 fn open_modes_and_errors_match_qemu() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for bad in ["", "rw", "x", "r++", "W"] {
         assert_eq!(
             h.err(&format!(
@@ -365,7 +365,7 @@ fn open_modes_and_errors_match_qemu() {
 
 #[test]
 fn read_and_write_on_wrong_mode_are_bad_file_descriptor() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let w = open(&mut h, "m", "w");
     assert_eq!(
         h.err(&format!(
@@ -386,7 +386,7 @@ fn read_and_write_on_wrong_mode_are_bad_file_descriptor() {
 
 #[test]
 fn write_base64_and_count_follow_qemu() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "b", "w+");
     let w = |h: &mut Harness, b64: &str, count: &str| {
         h.call(&format!(r#"{{"execute":"guest-file-write","arguments":{{"handle":{fh},"buf-b64":"{b64}"{count}}}}}"#))
@@ -418,7 +418,7 @@ fn write_base64_and_count_follow_qemu() {
 
 #[test]
 fn seek_whence_forms_and_errors() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "s", "w+");
     write(&mut h, fh, b"0123456789");
     let seek = |h: &mut Harness, off: i64, whence: &str| {
@@ -442,7 +442,7 @@ fn seek_whence_forms_and_errors() {
 
 #[test]
 fn write_larger_than_request_buffer_is_refused_cleanly() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let fh = open(&mut h, "w", "w");
     let big = b64encode(&vec![7u8; 8000]);
     let r = h.request(&format!(

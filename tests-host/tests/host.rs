@@ -175,7 +175,7 @@ fn test_qga_resync_sequence_against_binary() {
     );
     ok(&mut c, r#"{"execute":"guest-ping"}"#);
     let info = ok(&mut c, r#"{"execute":"guest-info"}"#);
-    assert_eq!(info["version"], "4.2.0");
+    assert_eq!(info["version"], "7.2.0");
     assert!(
         ok(&mut c, r#"{"execute":"guest-get-time"}"#)
             .as_i64()

@@ -19,7 +19,7 @@ fn out(h: &mut Harness, input: &[u8]) -> String {
 
 #[test]
 fn sync_delimited_after_ff_returns_sentinel_then_id() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let o = h.exchange(b"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":123}}");
     // qemu-ga complains about the 0xFF first, then sends 0xFF + the reply.
     let mut expected = generic(r"JSON parse error, stray '\uFFFD'").into_bytes();
@@ -29,7 +29,7 @@ fn sync_delimited_after_ff_returns_sentinel_then_id() {
 
 #[test]
 fn sync_returns_id_exactly() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for id in [0i64, 123, -5, 4_294_967_295, i64::MAX, i64::MIN] {
         let r = h.ok(&format!(
             r#"{{"execute":"guest-sync","arguments":{{"id":{id}}}}}"#
@@ -40,7 +40,7 @@ fn sync_returns_id_exactly() {
 
 #[test]
 fn sync_rejects_ids_that_are_not_int64() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for id in [
         "9223372036854775808",
         "18446744073709551615",
@@ -68,7 +68,7 @@ fn sync_rejects_ids_that_are_not_int64() {
 
 #[test]
 fn ping_returns_empty_object() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(&mut h, br#"{"execute":"guest-ping"}"#),
         "{\"return\": {}}\n"
@@ -77,7 +77,7 @@ fn ping_returns_empty_object() {
 
 #[test]
 fn id_is_echoed_after_return_and_before_error() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(&mut h, br#"{'execute': 'guest-ping', 'id': 1}"#),
         "{\"return\": {}, \"id\": 1}\n"
@@ -90,7 +90,7 @@ fn id_is_echoed_after_return_and_before_error() {
 
 #[test]
 fn id_of_any_type_is_reserialised_like_qemu() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let cases: &[(&str, &str)] = &[
         (
             r#"{"a":[1,2.5,null,true]}"#,
@@ -124,7 +124,7 @@ fn id_of_any_type_is_reserialised_like_qemu() {
 
 #[test]
 fn exec_oob_is_rejected() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let (class, desc) = h.err(r#"{'exec-oob': 'guest-ping'}"#);
     assert_eq!(class, "GenericError");
     assert_eq!(desc, "QMP input member 'exec-oob' is unexpected");
@@ -132,13 +132,13 @@ fn exec_oob_is_rejected() {
 
 #[test]
 fn unknown_command_is_command_not_found() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for name in [
         "guest-invalid-cmd",
         "GUEST-PING",
         "",
         "guest-ping ",
-        "guest-get-devices",
+        "guest-get-everything",
     ] {
         let (class, desc) = h.err(&format!(r#"{{"execute":"{name}"}}"#));
         assert_eq!(class, "CommandNotFound");
@@ -148,7 +148,7 @@ fn unknown_command_is_command_not_found() {
 
 #[test]
 fn unexpected_argument_is_named() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         h.err(r#"{'execute': 'guest-ping', 'arguments': {'foo': 42}}"#)
             .1,
@@ -166,7 +166,7 @@ fn unexpected_argument_is_named() {
 
 #[test]
 fn envelope_errors_match_qemu_texts_and_id_echo() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let cases: &[(&str, &str)] = &[
         (
             "{}",
@@ -227,7 +227,7 @@ fn envelope_members_are_checked_in_qdict_order() {
     // qemu-ga walks the request's QDict in hash order (tdb_hash % 512):
     // bar 254 < execute 299 < arguments 447 < foo 490. The first failing
     // member in that order is reported, whatever order the client used.
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     for req in [r#"{"foo":1,"execute":2}"#, r#"{"execute":2,"foo":1}"#] {
         assert_eq!(h.err(req).1, "QMP input member 'execute' must be a string");
     }
@@ -242,7 +242,7 @@ fn envelope_members_are_checked_in_qdict_order() {
 
 #[test]
 fn argument_errors_follow_schema_order_then_leftovers() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let sync = |args: &str| format!(r#"{{"execute":"guest-sync","arguments":{args}}}"#);
     assert_eq!(h.err(&sync(r#"{}"#)).1, "Parameter 'id' is missing");
     assert_eq!(h.err(&sync(r#"{"x":2}"#)).1, "Parameter 'id' is missing");
@@ -281,12 +281,18 @@ fn argument_errors_follow_schema_order_then_leftovers() {
             .1,
         "Invalid parameter type for 'arg[0]', expected: string"
     );
+    // qemu-ga 8.1's alternate: a boolean or a capture mode's name.
     assert_eq!(
         h.err(
-            r#"{"execute":"guest-exec","arguments":{"path":"/bin/echo","capture-output":"merged"}}"#
+            r#"{"execute":"guest-exec","arguments":{"path":"/bin/echo","capture-output":"bogus"}}"#
         )
         .1,
-        "Invalid parameter type for 'capture-output', expected: boolean"
+        "Parameter 'capture-output' does not accept value 'bogus'"
+    );
+    assert_eq!(
+        h.err(r#"{"execute":"guest-exec","arguments":{"path":"/bin/echo","capture-output":1}}"#)
+            .1,
+        "Invalid parameter type for 'capture-output', expected: GuestExecCaptureOutput"
     );
     assert_eq!(
         h.err(r#"{"execute":"guest-set-vcpus","arguments":{"vcpus":[{"logical-id":1}]}}"#)
@@ -312,7 +318,7 @@ fn argument_errors_follow_schema_order_then_leftovers() {
 
 #[test]
 fn receiving_requests_without_newline_dispatches_on_closing_brace() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(
             &mut h,
@@ -324,7 +330,7 @@ fn receiving_requests_without_newline_dispatches_on_closing_brace() {
 
 #[test]
 fn receiving_whitespace_and_crlf_between_tokens_is_ignored() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(
             &mut h,
@@ -336,14 +342,14 @@ fn receiving_whitespace_and_crlf_between_tokens_is_ignored() {
 
 #[test]
 fn receiving_newlines_inside_an_object_waits_for_its_end() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(out(&mut h, b"{\"execute\":\"guest-ping\"\n\n"), "");
     assert_eq!(out(&mut h, b"}\n"), "{\"return\": {}}\n");
 }
 
 #[test]
 fn receiving_lexical_errors_gives_qemu_stray_texts() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let cases: &[(&[u8], &[&str])] = &[
         (b"\xff", &[r"JSON parse error, stray '\uFFFD'"]),
         (
@@ -448,7 +454,7 @@ fn receiving_lexical_errors_gives_qemu_stray_texts() {
 
 #[test]
 fn receiving_garbage_then_request_answers_both() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(&mut h, br#"abc{"execute":"guest-ping"}"#),
         generic("JSON parse error, invalid keyword 'abc'") + "{\"return\": {}}\n"
@@ -457,7 +463,7 @@ fn receiving_garbage_then_request_answers_both() {
 
 #[test]
 fn single_quoted_strings_and_escaped_apostrophes_are_accepted() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         out(&mut h, br#"{'execute':'guest-ping','id':'it\'s'}"#),
         "{\"return\": {}, \"id\": \"it's\"}\n"
@@ -466,7 +472,7 @@ fn single_quoted_strings_and_escaped_apostrophes_are_accepted() {
 
 #[test]
 fn output_never_contains_raw_ff_except_sentinel() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let o = h.exchange(b"\xff\xfe{\"execute\":\"guest-ping\",\"id\":\"\xff\"}\xff");
     let replies = split_replies(&o);
     assert!(replies.iter().all(|(s, _)| !s), "no sentinel expected");
@@ -475,7 +481,7 @@ fn output_never_contains_raw_ff_except_sentinel() {
 
 #[test]
 fn two_delimited_syncs_each_get_one_sentinel() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         h.exchange(br#"{"execute":"guest-sync-delimited","arguments":{"id":1}}{"execute":"guest-sync-delimited","arguments":{"id":2}}"#),
         b"\xff{\"return\": 1}\n\xff{\"return\": 2}\n"
@@ -498,7 +504,7 @@ garbage\xff{\"execute\":\"guest-get-time\",\"id\":\"t\"}{\"execute\":\"nope\"}\
 
 #[test]
 fn byte_at_a_time_input_and_output_match_single_chunk_run() {
-    let mut whole = Harness::new();
+    let mut whole = Harness::mock();
     let expected = whole.exchange(CONVERSATION);
     assert!(parse_replies(&expected).len() >= 9);
     for (reads, budget) in [
@@ -506,7 +512,7 @@ fn byte_at_a_time_input_and_output_match_single_chunk_run() {
         (&[1], &[0, 1, 0, 7]),
         (&[3, 1, 64], &[5, 0, 300]),
     ] {
-        let mut h = Harness::new();
+        let mut h = Harness::mock();
         h.serial = MockSerial::new()
             .with_read_chunks(reads)
             .with_tx_budget(budget);
@@ -517,9 +523,9 @@ fn byte_at_a_time_input_and_output_match_single_chunk_run() {
 
 #[test]
 fn readiness_stalls_lose_nothing() {
-    let mut whole = Harness::new();
+    let mut whole = Harness::mock();
     let expected = whole.exchange(CONVERSATION);
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.serial.read_stall = 50;
     h.serial.write_stall = 50;
     h.send(CONVERSATION);
@@ -548,7 +554,7 @@ fn too_deep_request_gets_one_error_and_stream_stays_in_sync() {
         out(&mut h, br#"{"execute":"guest-ping","id":[[[1]]]}"#),
         "{\"return\": {}, \"id\": [[[1]]]}\n"
     );
-    assert!(h.platform().events.contains(&Event::Limit(Limit::Depth)));
+    assert!(h.events.contains(&Event::Limit(Limit::Depth)));
 }
 
 #[test]
@@ -572,7 +578,7 @@ fn depth_1024_like_qemu_is_accepted_by_default() {
 
 #[test]
 fn oversized_request_gets_one_error_and_stream_stays_in_sync() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let big = format!(
         r#"{{"execute":"guest-ping","id":"{}"}}"#,
         "x".repeat(10_000)
@@ -588,7 +594,7 @@ fn oversized_request_gets_one_error_and_stream_stays_in_sync() {
 
 #[test]
 fn oversized_request_split_in_bytes_also_stays_in_sync() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.serial = MockSerial::new().with_read_chunks(&[1, 7, 100]);
     let big = format!(
         r#"{{"execute":"guest-ping","id":["{}",{{"a":"}}]}}"}}]}}"#,
@@ -602,7 +608,7 @@ fn oversized_request_split_in_bytes_also_stays_in_sync() {
 #[test]
 fn large_id_streams_through_small_reply_buffer() {
     // The reply buffer is 1 KiB; the id is 3 KiB and must come back whole.
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let id = "z".repeat(3000);
     let r = h.call(&format!(r#"{{"execute":"guest-nope","id":"{id}"}}"#));
     assert_eq!(r["id"], id.as_str());
@@ -612,7 +618,7 @@ fn large_id_streams_through_small_reply_buffer() {
 
 #[test]
 fn long_command_name_in_error_streams_through_small_reply_buffer() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let name = format!("guest-{}", "\u{e9}".repeat(1000));
     let (class, desc) = h.err(&format!(r#"{{"execute":"{name}"}}"#));
     assert_eq!(class, "CommandNotFound");

@@ -57,7 +57,7 @@ fn core_calls(stream: &UnixStream) -> String {
 #[test]
 fn qapi_client_core_commands_against_nanoqga_host() {
     let p = spawn_host(BIN, &[]);
-    assert_eq!(core_calls(&connect(&p)), "4.2.0");
+    assert_eq!(core_calls(&connect(&p)), "7.2.0");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use nanoqga_tests_host::{Harness, MockPlatform, MockSerial, parse_replies};
 
 #[test]
 fn shutdown_success_sends_nothing_even_with_id() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(h.exchange(br#"{"execute":"guest-shutdown","id":7}"#), b"");
     assert_eq!(
         h.exchange(br#"{"execute":"guest-shutdown","arguments":{"mode":"reboot"}}"#),
@@ -31,7 +31,7 @@ fn shutdown_success_sends_nothing_even_with_id() {
 
 #[test]
 fn shutdown_bad_mode_is_qemu_text() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let r = h.call(r#"{"execute":"guest-shutdown","arguments":{"mode":"off"},"id":1}"#);
     assert_eq!(r["id"], 1);
     assert_eq!(
@@ -62,12 +62,8 @@ fn shutdown_without_power_hook_is_not_supported() {
 
 #[test]
 fn suspend_success_sends_nothing() {
-    let mut h = Harness::new();
-    for c in [
-        "guest-suspend-disk",
-        "guest-suspend-ram",
-        "guest-suspend-hybrid",
-    ] {
+    let mut h = Harness::mock();
+    for c in ["guest-suspend-disk", "guest-suspend-ram"] {
         assert_eq!(
             h.exchange(format!(r#"{{"execute":"{c}","id":1}}"#).as_bytes()),
             b""
@@ -75,7 +71,16 @@ fn suspend_success_sends_nothing() {
     }
     assert_eq!(
         h.platform().suspends,
-        vec![SuspendMode::Disk, SuspendMode::Ram, SuspendMode::Hybrid]
+        vec![SuspendMode::Disk, SuspendMode::Ram]
+    );
+}
+
+#[test]
+fn suspend_mode_the_board_lacks_answers_qemu_ga_text_with_id() {
+    let mut h = Harness::mock();
+    assert_eq!(
+        String::from_utf8(h.exchange(br#"{"execute":"guest-suspend-hybrid","id":1}"#)).unwrap(),
+        "{\"id\": 1, \"error\": {\"class\": \"GenericError\", \"desc\": \"the requested suspend mode is not supported by the guest\"}}\n"
     );
 }
 
@@ -83,7 +88,7 @@ fn suspend_success_sends_nothing() {
 fn shutdown_waits_until_earlier_replies_are_written() {
     // A slow transport: the ping's reply must be out before the board is
     // asked to power off.
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.serial = MockSerial::new().with_tx_budget(&[0, 0, 3]);
     h.send(br#"{"execute":"guest-ping","id":1}{"execute":"guest-shutdown"}"#);
     let mut polls = 0;

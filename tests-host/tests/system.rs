@@ -13,7 +13,7 @@ fn text(h: &mut Harness, cmd: &str) -> String {
 
 #[test]
 fn network_interfaces_have_names_addresses_and_statistics() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     let r = h.ok(r#"{"execute":"guest-network-get-interfaces"}"#);
     assert_eq!(r[0]["name"], "lo");
     assert_eq!(r[0]["hardware-address"], "00:00:00:00:00:00");
@@ -31,7 +31,7 @@ fn network_interfaces_have_names_addresses_and_statistics() {
 
 #[test]
 fn interface_without_addresses_omits_the_list() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().interfaces = vec![("dummy0".into(), vec![])];
     let r = h.ok(r#"{"execute":"guest-network-get-interfaces"}"#);
     assert!(r[0].get("ip-addresses").is_none());
@@ -39,7 +39,7 @@ fn interface_without_addresses_omits_the_list() {
 
 #[test]
 fn vcpus_keep_board_order_and_shape() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         text(&mut h, "guest-get-vcpus"),
         "{\"return\": [{\"online\": true, \"can-offline\": true, \"logical-id\": 1}, {\"online\": true, \"can-offline\": false, \"logical-id\": 0}]}\n"
@@ -48,7 +48,7 @@ fn vcpus_keep_board_order_and_shape() {
 
 #[test]
 fn long_lists_stream_entry_by_entry_through_small_buffer() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().vcpus = (0..500)
         .map(|i| Vcpu {
             logical_id: i,
@@ -75,16 +75,16 @@ fn long_lists_stream_entry_by_entry_through_small_buffer() {
 
 #[test]
 fn fsinfo_has_name_mountpoint_type_disk() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         text(&mut h, "guest-get-fsinfo"),
-        "{\"return\": [{\"name\": \"vda1\", \"total-bytes\": 4294967296, \"mountpoint\": \"/\", \"disk\": [], \"used-bytes\": 1073741824, \"type\": \"ext4\"}]}\n"
+        "{\"return\": [{\"name\": \"vda1\", \"total-bytes\": 4294967296, \"mountpoint\": \"/\", \"disk\": [{\"serial\": \"MOCK-SERIAL\", \"bus-type\": \"virtio\", \"bus\": 0, \"unit\": 0, \"pci-controller\": {\"bus\": 0, \"slot\": 5, \"domain\": 0, \"function\": 0}, \"dev\": \"/dev/vda\", \"target\": 0}], \"used-bytes\": 1073741824, \"type\": \"ext4\"}]}\n"
     );
 }
 
 #[test]
 fn memory_blocks_and_block_info() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         h.ok(r#"{"execute":"guest-get-memory-block-info"}"#)["size"],
         134217728
@@ -97,7 +97,7 @@ fn memory_blocks_and_block_info() {
 
 #[test]
 fn osinfo_has_qemu_key_order_and_escapes() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         text(&mut h, "guest-get-osinfo"),
         "{\"return\": {\"name\": \"nanoqga mock\", \"kernel-release\": \"0.1.0\", \"variant\": \"Unit test \\\"'$`\\\\ and \\\\\\\\ etc.\", \"pretty-name\": \"nanoqga mock board\", \"version-id\": \"1\", \"machine\": \"x86_64\", \"id\": \"nanoqga\"}}\n"
@@ -108,7 +108,7 @@ fn osinfo_has_qemu_key_order_and_escapes() {
 
 #[test]
 fn host_name_timezone_users() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     assert_eq!(
         text(&mut h, "guest-get-host-name"),
         "{\"return\": {\"host-name\": \"mock-guest\"}}\n"
@@ -127,7 +127,7 @@ fn host_name_timezone_users() {
 
 #[test]
 fn host_name_longer_than_reply_buffer_is_clipped_not_broken() {
-    let mut h = Harness::new();
+    let mut h = Harness::mock();
     h.platform().host_name = "h".repeat(5000);
     let r = parse_replies(&h.exchange(br#"{"execute":"guest-get-host-name","id":1}"#));
     assert_eq!(r.len(), 1);

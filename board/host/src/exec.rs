@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 
 use nanoqga::error::{Errno, HookError};
-use nanoqga::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, Programs};
+use nanoqga::platform::{CaptureMode, ExecIo, ExecRequest, ExecState, ExecStatus, Programs};
 use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, UPTIME_PATH};
 
 use crate::files::RootedFiles;
@@ -28,6 +28,9 @@ const TAG_PROCESS: u64 = 2;
 
 /// Bytes the health check tests.
 const HEALTH_REGION: usize = 1 << 20;
+
+/// How often a real process's pipes and status are looked at while it runs.
+const PROCESS_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 struct Proc {
     child: Child,
@@ -81,14 +84,25 @@ impl HostPrograms {
         } else {
             Stdio::piped()
         });
-        let out = || {
-            if req.capture {
-                Stdio::piped()
-            } else {
-                Stdio::null()
+        let pipe = |on: bool| if on { Stdio::piped() } else { Stdio::null() };
+        // Merged: stderr goes down the same pipe as stdout, as qemu-ga does
+        // it (its child dup2()s the pipe over both).
+        let merged = req.capture == CaptureMode::Merged;
+        cmd.stdout(pipe(req.capture.stdout()));
+        cmd.stderr(pipe(req.capture.stderr() && !merged));
+        if merged {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: dup2 is async-signal-safe; it runs in the child
+            // between fork and exec, on descriptors the child owns.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::dup2(1, 2) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
             }
-        };
-        cmd.stdout(out()).stderr(out());
+        }
         let mut child = cmd
             .spawn()
             .map_err(|e| HookError::Errno(Errno(e.raw_os_error().unwrap_or(libc::ENOENT))))?;
@@ -126,7 +140,7 @@ impl HostPrograms {
         };
         state[0] = index as u64;
         state[3] = TAG_PROCESS;
-        Ok(ExecStatus::Running)
+        Ok(ExecStatus::Running(PROCESS_POLL))
     }
 
     fn step_process(&mut self, index: usize, io: &mut ExecIo<'_>) -> ExecStatus {
@@ -144,10 +158,12 @@ impl HostPrograms {
             }
         }
         let mut buf = [0u8; 8192];
-        for (pipe, capture) in [
-            (&mut p.stdout as &mut dyn PipeSlot, &mut io.stdout),
-            (&mut p.stderr, &mut io.stderr),
-        ] {
+        for (pipe, capture) in [(&mut p.stdout as &mut dyn PipeSlot, 0), (&mut p.stderr, 1)] {
+            let capture = if capture == 0 {
+                io.stdout()
+            } else {
+                io.stderr()
+            };
             while let Some(r) = pipe.reader() {
                 match r.read(&mut buf) {
                     Ok(0) => {
@@ -176,7 +192,7 @@ impl HostPrograms {
                 self.procs[index] = None;
                 result
             }
-            _ => ExecStatus::Running,
+            _ => ExecStatus::Running(PROCESS_POLL),
         }
     }
 }

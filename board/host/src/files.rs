@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use nanoqga::error::{Errno, HookError};
 use nanoqga::platform::{FileId, FileStore, OpenMode, Whence};
 
-use crate::platform::last_errno;
+use crate::sys::last_errno;
 
 /// Files open at once (the agent's own table is the limit that clients see).
 const MAX_OPEN: usize = 64;

@@ -30,6 +30,8 @@ mod exec;
 mod files;
 mod io;
 mod platform;
+mod procfs;
+mod sys;
 mod sysinfo;
 
 use std::ffi::OsString;
@@ -38,10 +40,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use nanoqga::commands::CommandSet;
 use nanoqga::{Agent, AgentConfig, Poll, Storage};
 
-pub use platform::HostPlatform;
+pub use platform::{HostPlatform, Settings};
 
 /// Capacities of the host build: room for 3 MiB `guest-file-write` payloads
 /// (4 MiB of base64), `guest-file-read` replies of up to 64 KiB in one piece
@@ -183,11 +184,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, (
         return usage("give a channel: --unix PATH, --stdio or --device PATH".into());
     };
     opts.transport = t;
-    let unknown = opts.config.blocked.insert_names(&blocked);
+    let unknown = opts.config.block(&blocked);
     if let Some(a) = allowed {
-        let mut set = CommandSet::EMPTY;
-        let _ = set.insert_names(&a);
-        opts.config.allowed = Some(set);
+        let _ = opts.config.allow(&a);
     }
     if unknown > 0 && opts.verbose {
         log!("nanoqga-host: ignoring {unknown} unknown command name(s) in --block-rpcs");
@@ -277,7 +276,12 @@ pub fn run(opts: Options) -> Result<(), String> {
         }
         _ => None,
     };
-    let platform = HostPlatform::new(&opts)?;
+    let platform = HostPlatform::new(&Settings {
+        file_root: opts.file_root.as_deref(),
+        allow_exec: opts.allow_exec,
+        allow_set_time: opts.allow_set_time,
+        verbose: opts.verbose,
+    })?;
     let mut guard = STORAGE.lock().unwrap_or_else(|e| e.into_inner());
     let mut agent = Agent::new(&mut *guard, platform, opts.config);
     if opts.verbose {
@@ -382,6 +386,11 @@ fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool
             return End::Terminated;
         }
         let result = agent.poll(conn);
+        while let Some(e) = agent.take_event() {
+            if verbose {
+                log!("nanoqga-host: {e:?}");
+            }
+        }
         if agent.platform().shutdown_requested() {
             return End::Shutdown;
         }
@@ -397,8 +406,12 @@ fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool
                 return End::ClientLeft;
             }
         }
-        // Idle: wait for output room or input.
-        let timeout = if agent.programs_running() { 20 } else { -1 };
+        // Idle: wait for output room or input, or until a running
+        // program's next step is due.
+        let timeout = match agent.poll_delay() {
+            None => -1,
+            Some(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
+        };
         if agent.has_output() {
             conn.wait_writable(timeout);
             continue;

@@ -1,20 +1,75 @@
-//! The host's board hooks.
+//! The host's capabilities: what `nanoqga-host` can do without changing the
+//! machine it runs on (and what its flags allow).
+//!
+//! | capability | host build |
+//! |---|---|
+//! | clock | `CLOCK_REALTIME` |
+//! | settable clock | only with `--allow-set-time` |
+//! | power | `guest-shutdown` ends this process (status 0); no suspend |
+//! | files | only with `--file-root`, confined to it |
+//! | programs | the built-ins; real processes with `--allow-exec` |
+//! | system information, processors, memory, disks, network | read from the OS |
+//! | SSH keys | read only (adding and removing would change the host) |
+//! | freeze, passwords, CPU and memory changes | none (not supported) |
 
 use std::ops::ControlFlow;
+use std::path::Path;
 
-use nanoqga::error::{Errno, HookError};
+use nanoqga::error::HookError;
 use nanoqga::platform::{
-    FileStore, FsInfo, MemoryBlock, NetInterface, OsInfo, Platform, Programs, ShutdownMode,
-    Timezone, User, Vcpu,
+    Clock, CpuStats, DiskInfo, DiskStats, Disks, FileStore, FsInfo, LoadAverage, Memory,
+    MemoryBlock, NetInterface, Network, OsInfo, Platform, Power, Processors, Programs, Route,
+    SetClock, SetTime, ShutdownMode, SshKeys, StrList, SystemInfo, Timezone, User, Vcpu,
 };
 
-use crate::Options;
 use crate::exec::HostPrograms;
 use crate::files::RootedFiles;
-use crate::sysinfo;
+use crate::sys::{clock_ns, hook_errno};
+use crate::{procfs, sysinfo};
+
+/// What the command line allows.
+#[derive(Clone, Debug, Default)]
+pub struct Settings<'a> {
+    /// Root directory for `guest-file-*`.
+    pub file_root: Option<&'a Path>,
+    /// Let `guest-exec` run real programs.
+    pub allow_exec: bool,
+    /// Let `guest-set-time` set the clock.
+    pub allow_set_time: bool,
+    /// Log to stderr.
+    pub verbose: bool,
+}
+
+/// The host clock, settable only when allowed.
+pub struct HostClock;
+
+impl Clock for HostClock {
+    fn now_ns(&mut self) -> Result<i64, HookError> {
+        clock_ns(libc::CLOCK_REALTIME)
+    }
+}
+
+impl SetClock for HostClock {
+    fn set_time(&mut self, time: SetTime) -> Result<(), HookError> {
+        let ns = match time {
+            SetTime::To(t) => t,
+            SetTime::FromHardware => sysinfo::rtc_ns().ok_or(HookError::Unsupported)?,
+        };
+        let ts = libc::timespec {
+            tv_sec: ns.div_euclid(1_000_000_000),
+            tv_nsec: ns.rem_euclid(1_000_000_000),
+        };
+        // SAFETY: `ts` is a valid timespec.
+        if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } != 0 {
+            return Err(hook_errno());
+        }
+        Ok(())
+    }
+}
 
 /// The hooks of `nanoqga-host`.
 pub struct HostPlatform {
+    clock: HostClock,
     files: Option<RootedFiles>,
     programs: HostPrograms,
     allow_set_time: bool,
@@ -22,18 +77,10 @@ pub struct HostPlatform {
     verbose: bool,
 }
 
-pub(crate) fn last_errno() -> Errno {
-    Errno(
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO),
-    )
-}
-
 impl HostPlatform {
     /// Hooks configured from the command line.
-    pub fn new(opts: &Options) -> Result<Self, String> {
-        let files = match &opts.file_root {
+    pub fn new(settings: &Settings<'_>) -> Result<Self, String> {
+        let files = match settings.file_root {
             Some(root) => Some(
                 RootedFiles::new(root)
                     .map_err(|e| format!("--file-root {}: {e}", root.display()))?,
@@ -41,14 +88,15 @@ impl HostPlatform {
             None => None,
         };
         Ok(HostPlatform {
+            clock: HostClock,
             programs: HostPrograms::new(
-                opts.allow_exec,
+                settings.allow_exec,
                 files.as_ref().map(|f| f.root().to_path_buf()),
             ),
             files,
-            allow_set_time: opts.allow_set_time,
+            allow_set_time: settings.allow_set_time,
             shutdown: None,
-            verbose: opts.verbose,
+            verbose: settings.verbose,
         })
     }
 
@@ -58,49 +106,44 @@ impl HostPlatform {
     }
 }
 
-fn realtime_ns() -> Result<i64, HookError> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
-        return Err(HookError::Errno(last_errno()));
+impl Platform for HostPlatform {
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        Some(&mut self.clock)
     }
-    Ok(ts
-        .tv_sec
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec))
+    fn set_clock(&mut self) -> Option<&mut dyn SetClock> {
+        self.allow_set_time
+            .then_some(&mut self.clock as &mut dyn SetClock)
+    }
+    fn power(&mut self) -> Option<&mut dyn Power> {
+        Some(self)
+    }
+    fn files(&mut self) -> Option<&mut dyn FileStore> {
+        self.files.as_mut().map(|f| f as &mut dyn FileStore)
+    }
+    fn programs(&mut self) -> Option<&mut dyn Programs> {
+        Some(&mut self.programs)
+    }
+    fn system(&mut self) -> Option<&mut dyn SystemInfo> {
+        Some(self)
+    }
+    fn processors(&mut self) -> Option<&mut dyn Processors> {
+        Some(self)
+    }
+    fn memory(&mut self) -> Option<&mut dyn Memory> {
+        Some(self)
+    }
+    fn disks(&mut self) -> Option<&mut dyn Disks> {
+        Some(self)
+    }
+    fn network(&mut self) -> Option<&mut dyn Network> {
+        Some(self)
+    }
+    fn ssh_keys(&mut self) -> Option<&mut dyn SshKeys> {
+        Some(self)
+    }
 }
 
-impl Platform for HostPlatform {
-    fn now_ns(&mut self) -> Result<i64, HookError> {
-        realtime_ns()
-    }
-
-    fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
-        if !self.allow_set_time {
-            return Err(HookError::Unsupported);
-        }
-        let ns = match time_ns {
-            Some(t) => {
-                nanoqga::commands::check_settable_time(t)?;
-                t
-            }
-            // No time given: take it from the hardware clock.
-            None => sysinfo::rtc_ns().ok_or(HookError::Unsupported)?,
-        };
-        let ts = libc::timespec {
-            tv_sec: ns.div_euclid(1_000_000_000),
-            tv_nsec: ns.rem_euclid(1_000_000_000),
-        };
-        // SAFETY: `ts` is a valid timespec.
-        if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } != 0 {
-            return Err(HookError::Errno(last_errno()));
-        }
-        Ok(())
-    }
-
+impl Power for HostPlatform {
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
         // Never the host: the process ends with status 0 (the serve loop
         // sees the flag right after this poll).
@@ -110,15 +153,9 @@ impl Platform for HostPlatform {
         self.shutdown = Some(mode);
         Ok(())
     }
+}
 
-    fn files(&mut self) -> Option<&mut dyn FileStore> {
-        self.files.as_mut().map(|f| f as &mut dyn FileStore)
-    }
-
-    fn programs(&mut self) -> Option<&mut dyn Programs> {
-        Some(&mut self.programs)
-    }
-
+impl SystemInfo for HostPlatform {
     fn host_name(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), HookError> {
         let mut buf = [0u8; 256];
         f(sysinfo::host_name(&mut buf));
@@ -140,21 +177,38 @@ impl Platform for HostPlatform {
         Ok(())
     }
 
+    fn load(&mut self) -> Result<LoadAverage, HookError> {
+        procfs::load()
+    }
+
+    fn cpu_stats(
+        &mut self,
+        f: &mut dyn FnMut(&CpuStats) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        procfs::cpu_stats(f)
+    }
+}
+
+impl Processors for HostPlatform {
     fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
         sysinfo::vcpus(f)
     }
+}
 
-    fn memory_block_size(&mut self) -> Result<u64, HookError> {
+impl Memory for HostPlatform {
+    fn block_size(&mut self) -> Result<u64, HookError> {
         sysinfo::memory_block_size()
     }
 
-    fn memory_blocks(
+    fn blocks(
         &mut self,
         f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
         sysinfo::memory_blocks(f)
     }
+}
 
+impl Disks for HostPlatform {
     fn fs_info(
         &mut self,
         f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
@@ -162,16 +216,57 @@ impl Platform for HostPlatform {
         sysinfo::fs_info(f)
     }
 
-    fn network_interfaces(
+    fn disks(
+        &mut self,
+        f: &mut dyn FnMut(&DiskInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        procfs::disks(f)
+    }
+
+    fn disk_stats(
+        &mut self,
+        f: &mut dyn FnMut(&DiskStats<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        procfs::disk_stats(f)
+    }
+}
+
+impl Network for HostPlatform {
+    fn interfaces(
         &mut self,
         f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
         sysinfo::network_interfaces(f)
     }
 
-    fn event(&mut self, event: nanoqga::Event) {
-        if self.verbose {
-            log!("nanoqga-host: {event:?}");
+    fn routes(
+        &mut self,
+        f: &mut dyn FnMut(&Route<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        procfs::routes(f)
+    }
+}
+
+impl SshKeys for HostPlatform {
+    fn authorized_keys(
+        &mut self,
+        username: &str,
+        f: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        for k in procfs::authorized_keys(username)? {
+            if f(&k).is_break() {
+                break;
+            }
         }
+        Ok(())
+    }
+
+    fn add_keys(&mut self, _: &str, _: &StrList<'_>, _: bool) -> Result<(), HookError> {
+        // Would change the host.
+        Err(HookError::Unsupported)
+    }
+
+    fn remove_keys(&mut self, _: &str, _: &StrList<'_>) -> Result<(), HookError> {
+        Err(HookError::Unsupported)
     }
 }

@@ -1,11 +1,13 @@
-//! The board hooks every bare-metal board shares, over a small [`Machine`]
-//! trait for what differs (clock, architecture name, debug output).
+//! The capabilities every bare-metal board shares, over a small [`Machine`]
+//! trait for what differs (clock, architecture name, power, debug output).
 //!
-//! Contract: [`Board`] implements the core's `Platform` with the RAM file
-//! store and trace, the built-in programs, the bare-metal system
-//! information (processors and RAM as the board found them, UTC, nobody
-//! logged in, no network devices) and power requests that the board's main
-//! loop carries out once the transport has sent the reply.
+//! Contract: [`Board`] is the core's `Platform` with the RAM file store and
+//! trace, the built-in programs, and the truthful bare-metal answers:
+//! processors and RAM as the board found them, UTC, nobody logged in, no
+//! disks and no network devices (empty lists), and no load or CPU
+//! accounting (not supported: nothing schedules). Power requests are
+//! carried out by the board's main loop once the transport has sent what
+//! came before.
 
 use core::fmt::Write as _;
 use core::ops::ControlFlow;
@@ -13,8 +15,9 @@ use core::ops::ControlFlow;
 use nanoqga::Event;
 use nanoqga::error::HookError;
 use nanoqga::platform::{
-    FileStore, FsInfo, MemoryBlock, NetInterface, OsInfo, Platform, Programs, ShutdownMode,
-    Timezone, User, Vcpu,
+    Clock, DiskInfo, DiskStats, Disks, FileStore, FsInfo, Memory, MemoryBlock, NetInterface,
+    Network, OsInfo, Platform, Power, Processors, Programs, Route, SetClock, SetTime, ShutdownMode,
+    SystemInfo, Timezone, User, Vcpu,
 };
 
 use crate::{BoardFiles, BoardPrograms, info};
@@ -90,38 +93,71 @@ impl<M: Machine> Board<M> {
         let _ = write!(self.files.trace, "[{s:5}.{us:06}] ");
         self.files.trace.line(args);
     }
+
+    /// Traces an agent event.
+    pub fn trace_event(&mut self, event: Event) {
+        self.trace(format_args!("{event:?}"));
+    }
 }
 
 impl<M: Machine> Platform for Board<M> {
-    fn now_ns(&mut self) -> Result<i64, HookError> {
-        Ok(self.machine.clock().now_ns())
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        Some(self)
     }
-
-    fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
-        match time_ns {
-            Some(t) => {
-                nanoqga::commands::check_settable_time(t)?;
-                self.machine.clock().set_ns(t);
-            }
-            None => self.machine.clock().resync(),
-        }
-        Ok(())
+    fn set_clock(&mut self) -> Option<&mut dyn SetClock> {
+        Some(self)
     }
-
-    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
-        // Carried out by the main loop once the reply has been sent.
-        self.power = Some(mode);
-        Ok(())
+    fn power(&mut self) -> Option<&mut dyn Power> {
+        Some(self)
     }
-
     fn files(&mut self) -> Option<&mut dyn FileStore> {
         Some(self.files)
     }
-
     fn programs(&mut self) -> Option<&mut dyn Programs> {
         Some(&mut self.programs)
     }
+    fn system(&mut self) -> Option<&mut dyn SystemInfo> {
+        Some(self)
+    }
+    fn processors(&mut self) -> Option<&mut dyn Processors> {
+        Some(self)
+    }
+    fn memory(&mut self) -> Option<&mut dyn Memory> {
+        Some(self)
+    }
+    fn disks(&mut self) -> Option<&mut dyn Disks> {
+        Some(self)
+    }
+    fn network(&mut self) -> Option<&mut dyn Network> {
+        Some(self)
+    }
+}
 
+impl<M: Machine> Clock for Board<M> {
+    fn now_ns(&mut self) -> Result<i64, HookError> {
+        Ok(self.machine.clock().now_ns())
+    }
+}
+
+impl<M: Machine> SetClock for Board<M> {
+    fn set_time(&mut self, time: SetTime) -> Result<(), HookError> {
+        match time {
+            SetTime::To(t) => self.machine.clock().set_ns(t),
+            SetTime::FromHardware => self.machine.clock().resync(),
+        }
+        Ok(())
+    }
+}
+
+impl<M: Machine> Power for Board<M> {
+    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
+        // Carried out by the main loop once the transport has drained.
+        self.power = Some(mode);
+        Ok(())
+    }
+}
+
+impl<M: Machine> SystemInfo for Board<M> {
     fn host_name(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), HookError> {
         f(option_env!("NANOQGA_HOSTNAME").unwrap_or("nanoqga"));
         Ok(())
@@ -145,7 +181,9 @@ impl<M: Machine> Platform for Board<M> {
         // Nobody logs in to a bare-metal agent.
         Ok(())
     }
+}
 
+impl<M: Machine> Processors for Board<M> {
     fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
         for id in 0..self.cpus.max(1) {
             // The agent runs on CPU 0; the others stay parked.
@@ -160,12 +198,14 @@ impl<M: Machine> Platform for Board<M> {
         }
         Ok(())
     }
+}
 
-    fn memory_block_size(&mut self) -> Result<u64, HookError> {
+impl<M: Machine> Memory for Board<M> {
+    fn block_size(&mut self) -> Result<u64, HookError> {
         Ok(M::MEMORY_BLOCK)
     }
 
-    fn memory_blocks(
+    fn blocks(
         &mut self,
         f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
@@ -178,20 +218,21 @@ impl<M: Machine> Platform for Board<M> {
                     continue;
                 }
                 last = Some(index);
-                if f(&MemoryBlock {
+                let block = MemoryBlock {
                     phys_index: index,
                     online: true,
                     can_offline: Some(false),
-                })
-                .is_break()
-                {
+                };
+                if f(&block) == ControlFlow::Break(()) {
                     return Ok(());
                 }
             }
         }
         Ok(())
     }
+}
 
+impl<M: Machine> Disks for Board<M> {
     fn fs_info(
         &mut self,
         f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
@@ -208,7 +249,24 @@ impl<M: Machine> Platform for Board<M> {
         Ok(())
     }
 
-    fn network_interfaces(
+    fn disks(
+        &mut self,
+        _f: &mut dyn FnMut(&DiskInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        // No block devices are driven.
+        Ok(())
+    }
+
+    fn disk_stats(
+        &mut self,
+        _f: &mut dyn FnMut(&DiskStats<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        Ok(())
+    }
+}
+
+impl<M: Machine> Network for Board<M> {
+    fn interfaces(
         &mut self,
         _f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
@@ -216,7 +274,10 @@ impl<M: Machine> Platform for Board<M> {
         Ok(())
     }
 
-    fn event(&mut self, event: Event) {
-        self.trace(format_args!("{event:?}"));
+    fn routes(
+        &mut self,
+        _f: &mut dyn FnMut(&Route<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        Ok(())
     }
 }

@@ -156,20 +156,20 @@ mod tests {
     fn trace_file_reads_lines_and_refuses_writes() {
         let mut f: BoardFiles<2, 64, 2, 64> = BoardFiles::new();
         let _ = writeln!(f.trace, "boot");
-        let r = OpenMode::parse("r").unwrap();
+        let r = OpenMode::parse(b"r").unwrap();
         let id = f.open(TRACE_PATH, r).unwrap();
         let mut buf = [0u8; 16];
         assert_eq!(f.read(id, &mut buf).unwrap(), 5);
         assert_eq!(&buf[..5], b"boot\n");
         assert_eq!(f.write(id, b"x"), Err(HookError::Errno(Errno::EBADF)));
         assert_eq!(
-            f.open(TRACE_PATH, OpenMode::parse("a").unwrap()),
+            f.open(TRACE_PATH, OpenMode::parse(b"a").unwrap()),
             Err(HookError::Errno(Errno::EACCES))
         );
         f.close(id).unwrap();
         assert_eq!(f.close(id), Err(HookError::Errno(Errno::EBADF)));
         assert_eq!(f.open("/etc/x", r), Err(HookError::Errno(Errno::ENOENT)));
-        let w = f.open("/tmp/a/b", OpenMode::parse("w").unwrap()).unwrap();
+        let w = f.open("/tmp/a/b", OpenMode::parse(b"w").unwrap()).unwrap();
         assert_eq!(f.write(w, b"hi").unwrap(), 2);
     }
 }

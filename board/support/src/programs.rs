@@ -40,10 +40,10 @@ impl Programs for BoardPrograms<'_> {
                 use core::fmt::Write as _;
                 let (used, size) = (self.stack)();
                 let (dma_used, dma_size) = crate::dma::stats();
-                let _ = writeln!(io.stdout, "stack-used: {used}");
-                let _ = writeln!(io.stdout, "stack-size: {size}");
-                let _ = writeln!(io.stdout, "dma-used: {dma_used}");
-                let _ = writeln!(io.stdout, "dma-size: {dma_size}");
+                let _ = writeln!(io.stdout(), "stack-used: {used}");
+                let _ = writeln!(io.stdout(), "stack-size: {size}");
+                let _ = writeln!(io.stdout(), "dma-used: {dma_used}");
+                let _ = writeln!(io.stdout(), "dma-size: {dma_size}");
                 Ok(ExecStatus::Exited(0))
             }
             _ => Err(HookError::Errno(Errno::ENOENT)),

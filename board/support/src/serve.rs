@@ -217,6 +217,9 @@ where
 {
     loop {
         let idle = matches!(agent.poll(&mut channel), Ok(Poll::Idle));
+        while let Some(e) = agent.take_event() {
+            agent.platform().trace_event(e);
+        }
         if let Channel::Virtio(v) = &mut channel {
             watch(agent, v);
         }

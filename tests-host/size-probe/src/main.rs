@@ -1,14 +1,16 @@
-//! The smallest complete agent: every command of the table linked, the RAM
-//! file store, the standard programs, a clock, and a UART at a fixed
-//! address (reads are volatile, so nothing is optimised away). The footprint
-//! report builds it for small targets and reads its section sizes; it is
-//! never run.
+//! The smallest complete agent: the whole command table (or, with the
+//! `health` feature, [`nanoqga::commands::HEALTH`]), the RAM file store, the
+//! standard programs, a clock, power, and a UART at a fixed address (reads
+//! are volatile, so nothing is optimised away). The footprint report builds
+//! it for small targets and reads its section sizes; it is never run.
 #![no_std]
 #![no_main]
 
 use nanoqga::error::{Errno, HookError};
+#[allow(unused_imports)]
 use nanoqga::platform::{
-    ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, Platform, Programs,
+    Clock, ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, Platform, Power, Programs,
+    ShutdownMode,
 };
 use nanoqga::ramfs::RamFs;
 use nanoqga::{Agent, AgentConfig, Storage};
@@ -81,14 +83,41 @@ impl Programs for StdPrograms {
     }
 }
 
+struct Rtc;
+
+impl Clock for Rtc {
+    fn now_ns(&mut self) -> Result<i64, HookError> {
+        Ok(i64::from(status()) * 1_000_000_000)
+    }
+}
+
+struct Pmu;
+
+impl Power for Pmu {
+    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
+        // SAFETY: as in `status`: a power controller's register.
+        unsafe { core::ptr::write_volatile((UART + 8) as *mut u32, mode as u32) };
+        Ok(())
+    }
+}
+
+/// The whole board: clock, power, RAM files and the standard programs.
+#[cfg(not(feature = "health"))]
 struct Probe {
+    rtc: Rtc,
+    pmu: Pmu,
     files: RamFs<4, 4096, 4>,
     programs: StdPrograms,
 }
 
+#[cfg(not(feature = "health"))]
 impl Platform for Probe {
-    fn now_ns(&mut self) -> Result<i64, HookError> {
-        Ok(i64::from(status()) * 1_000_000_000)
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        Some(&mut self.rtc)
+    }
+
+    fn power(&mut self) -> Option<&mut dyn Power> {
+        Some(&mut self.pmu)
     }
 
     fn files(&mut self) -> Option<&mut dyn FileStore> {
@@ -100,15 +129,51 @@ impl Platform for Probe {
     }
 }
 
+#[cfg(not(feature = "health"))]
+const TABLE: nanoqga::commands::Table = nanoqga::commands::ALL;
+
+#[cfg(not(feature = "health"))]
+fn probe() -> Probe {
+    Probe {
+        rtc: Rtc,
+        pmu: Pmu,
+        files: RamFs::new("/tmp/"),
+        programs: StdPrograms,
+    }
+}
+
+/// A health-check board: a clock and power control.
+#[cfg(feature = "health")]
+struct Probe {
+    rtc: Rtc,
+    pmu: Pmu,
+}
+
+#[cfg(feature = "health")]
+impl Platform for Probe {
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        Some(&mut self.rtc)
+    }
+
+    fn power(&mut self) -> Option<&mut dyn Power> {
+        Some(&mut self.pmu)
+    }
+}
+
+#[cfg(feature = "health")]
+const TABLE: nanoqga::commands::Table = nanoqga::commands::HEALTH;
+
+#[cfg(feature = "health")]
+fn probe() -> Probe {
+    Probe { rtc: Rtc, pmu: Pmu }
+}
+
 /// The entry.
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
     let mut storage: Storage = Storage::new();
-    let probe = Probe {
-        files: RamFs::new("/tmp/"),
-        programs: StdPrograms,
-    };
-    let mut agent = Agent::new(&mut storage, probe, AgentConfig::default());
+    let probe = probe();
+    let mut agent = Agent::new(&mut storage, probe, AgentConfig::new(TABLE));
     let mut uart = Uart;
     loop {
         let _ = agent.poll(&mut uart);

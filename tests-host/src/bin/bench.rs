@@ -29,12 +29,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nanoqga::platform::{FileStore, Platform};
+use nanoqga::platform::{Clock, FileStore, Platform};
 use nanoqga::{Agent, AgentConfig, Poll};
 use nanoqga_host::HostStorage;
-use nanoqga_tests_host::mock::{MemFiles, MockSerial};
 use nanoqga_tests_host::process::rss_kb;
 use nanoqga_tests_host::process::{TempDir, spawn_qemu_ga};
+use nanoqga_tests_host::{MemFiles, MockSerial};
 use nanoqga_tests_host::{b64decode, b64encode};
 
 // ---- counting allocator -------------------------------------------------
@@ -110,9 +110,15 @@ struct BenchPlatform {
     files: MemFiles,
 }
 
-impl Platform for BenchPlatform {
+impl Clock for BenchPlatform {
     fn now_ns(&mut self) -> Result<i64, nanoqga::error::HookError> {
         Ok(1_700_000_000_000_000_000)
+    }
+}
+
+impl Platform for BenchPlatform {
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        Some(self)
     }
     fn files(&mut self) -> Option<&mut dyn FileStore> {
         Some(&mut self.files)

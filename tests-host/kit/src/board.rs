@@ -1,131 +1,19 @@
-//! The mocked serial line and the mock board.
+//! The mock board: every capability, with fixed answers and recorded
+//! requests, each switchable off.
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::ops::ControlFlow;
+use std::time::Duration;
 
-use nanoqga::Event;
 use nanoqga::error::{Errno, HookError};
 use nanoqga::platform::{
-    ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, FsInfo, IpAddress, IpKind, MemoryBlock,
-    MemoryBlockResponse, NetInterface, NetStats, OsInfo, Platform, Programs, ShutdownMode, StrList,
-    SuspendMode, Timezone, TrimResult, User, Vcpu,
+    Clock, CpuStats, DiskAddress, DiskCounters, DiskInfo, DiskStats, Disks, ExecIo, ExecRequest,
+    ExecState, ExecStatus, FileId, FileStore, Freeze, FsInfo, IpAddress, IpKind, LoadAverage,
+    Memory, MemoryBlock, MemoryBlockResponse, NetInterface, NetStats, Network, OpenMode, OsInfo,
+    Passwords, PciAddress, Platform, Power, Processors, Programs, Route, SetClock, SetTime,
+    ShutdownMode, SshKeys, StrList, SuspendMode, SystemInfo, Timezone, TrimResult, User, Vcpu,
+    Whence,
 };
 use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest};
-
-use crate::Cycle;
-
-/// A scripted byte transport.
-#[derive(Debug, Default)]
-pub struct MockSerial {
-    /// Bytes the agent will read.
-    pub input: VecDeque<u8>,
-    /// Bytes the agent wrote.
-    pub output: Vec<u8>,
-    /// Largest read per `read` call (cycled).
-    pub read_chunks: Cycle,
-    /// Bytes accepted per poll (cycled; `0` means not writable this poll).
-    pub tx_budget: Option<Cycle>,
-    budget_left: usize,
-    /// `read_ready` answers false this many more times.
-    pub read_stall: u32,
-    /// `write_ready` answers false this many more times.
-    pub write_stall: u32,
-    /// Number of `read` calls.
-    pub reads: u64,
-    /// Number of `write` calls.
-    pub writes: u64,
-}
-
-impl MockSerial {
-    /// An unlimited transport.
-    pub fn new() -> Self {
-        MockSerial {
-            budget_left: usize::MAX,
-            ..Default::default()
-        }
-    }
-
-    /// Reads return at most these many bytes, in turn.
-    pub fn with_read_chunks(mut self, sizes: &[usize]) -> Self {
-        self.read_chunks = Cycle::new(sizes);
-        self
-    }
-
-    /// Each poll accepts at most these many bytes, in turn.
-    pub fn with_tx_budget(mut self, sizes: &[usize]) -> Self {
-        self.tx_budget = Some(Cycle::new(sizes));
-        self
-    }
-
-    /// Starts a new poll: refills the TX budget.
-    pub fn new_poll(&mut self) {
-        self.budget_left = match self.tx_budget.as_mut() {
-            Some(c) => c.next_size(),
-            None => usize::MAX,
-        };
-    }
-
-    /// Whether the readiness stalls have run out.
-    pub fn stalls_spent(&self) -> bool {
-        self.read_stall == 0 && self.write_stall == 0
-    }
-}
-
-impl embedded_io::ErrorType for MockSerial {
-    type Error = Infallible;
-}
-
-impl embedded_io::Read for MockSerial {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
-        self.reads += 1;
-        let n = buf
-            .len()
-            .min(self.input.len())
-            .min(self.read_chunks.next_size());
-        let (a, b) = self.input.as_slices();
-        let from_a = n.min(a.len());
-        buf[..from_a].copy_from_slice(&a[..from_a]);
-        buf[from_a..n].copy_from_slice(&b[..n - from_a]);
-        self.input.drain(..n);
-        Ok(n)
-    }
-}
-
-impl embedded_io::ReadReady for MockSerial {
-    fn read_ready(&mut self) -> Result<bool, Infallible> {
-        if self.read_stall > 0 {
-            self.read_stall -= 1;
-            return Ok(false);
-        }
-        Ok(!self.input.is_empty())
-    }
-}
-
-impl embedded_io::Write for MockSerial {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
-        self.writes += 1;
-        let n = buf.len().min(self.budget_left);
-        assert!(n > 0 || buf.is_empty(), "agent wrote without write_ready");
-        self.output.extend_from_slice(&buf[..n]);
-        self.budget_left -= n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> Result<(), Infallible> {
-        Ok(())
-    }
-}
-
-impl embedded_io::WriteReady for MockSerial {
-    fn write_ready(&mut self) -> Result<bool, Infallible> {
-        if self.write_stall > 0 {
-            self.write_stall -= 1;
-            return Ok(false);
-        }
-        Ok(self.budget_left > 0)
-    }
-}
 
 /// Files of the mock board: any path, any size, in memory, with fopen
 /// semantics (the same contract as `nanoqga::ramfs::RamFs`, which has its
@@ -138,8 +26,6 @@ pub struct MemFiles {
     /// Paths that fail to open with EACCES.
     pub denied: Vec<String>,
 }
-
-use nanoqga::platform::{FileId, OpenMode, Whence};
 
 impl FileStore for MemFiles {
     fn open(&mut self, path: &str, mode: OpenMode) -> Result<FileId, HookError> {
@@ -250,6 +136,10 @@ pub struct MockPrograms {
 
 const TAG_SLOW: u64 = 1;
 const TAG_HEALTH: u64 = 2;
+const TAG_SLEEP: u64 = 3;
+
+/// The delay `/bin/sleep` asks for between steps.
+pub const SLEEP_STEP: Duration = Duration::from_millis(50);
 
 impl Programs for MockPrograms {
     fn start(
@@ -265,13 +155,24 @@ impl Programs for MockPrograms {
             // Runs `slow_polls` polls, printing a line each step.
             "/bin/slow" => {
                 *state = [0, self.slow_polls, 0, TAG_SLOW];
-                Ok(ExecStatus::Running)
+                Ok(ExecStatus::Running(Duration::ZERO))
+            }
+            // Sleeps: runs `slow_polls` steps, asking for 50 ms between them.
+            "/bin/sleep" => {
+                *state = [0, self.slow_polls, 0, TAG_SLEEP];
+                Ok(ExecStatus::Running(SLEEP_STEP))
+            }
+            // Writes "out" to stdout and "err" to stderr.
+            "/bin/both" => {
+                io.stdout().write(b"out\n");
+                io.stderr().write(b"err\n");
+                Ok(ExecStatus::Exited(0))
             }
             // Prints its arguments to stderr and exits with the first as code.
             "/bin/fail" => {
                 for a in req.args.iter() {
                     for b in a.bytes() {
-                        io.stderr.write(&[b]);
+                        io.stderr().write(&[b]);
                     }
                 }
                 let code = req
@@ -286,7 +187,7 @@ impl Programs for MockPrograms {
             // Writes `input-data` 1000 times (to overflow the capture).
             "/bin/spew" => {
                 for _ in 0..1000 {
-                    io.stdout.write(req.input);
+                    io.stdout().write(req.input);
                 }
                 Ok(ExecStatus::Exited(0))
             }
@@ -294,9 +195,9 @@ impl Programs for MockPrograms {
             "/usr/bin/env" => {
                 for e in req.env.iter() {
                     for b in e.bytes() {
-                        io.stdout.write(&[b]);
+                        io.stdout().write(&[b]);
                     }
-                    io.stdout.write(b"\n");
+                    io.stdout().write(b"\n");
                 }
                 Ok(ExecStatus::Exited(0))
             }
@@ -313,11 +214,19 @@ impl Programs for MockPrograms {
             TAG_SLOW => {
                 state[0] += 1;
                 use std::fmt::Write as _;
-                let _ = writeln!(io.stdout, "step {}", state[0]);
+                let _ = writeln!(io.stdout(), "step {}", state[0]);
                 if state[0] >= state[1] {
                     ExecStatus::Exited(0)
                 } else {
-                    ExecStatus::Running
+                    ExecStatus::Running(Duration::ZERO)
+                }
+            }
+            TAG_SLEEP => {
+                state[0] += 1;
+                if state[0] >= state[1] {
+                    ExecStatus::Exited(0)
+                } else {
+                    ExecStatus::Running(SLEEP_STEP)
                 }
             }
             TAG_HEALTH => MemTest::resume(&mut self.region, state, io),
@@ -331,23 +240,24 @@ pub type MockAddress = (IpKind, String, i64);
 
 /// A mock board. Every field is public so tests can set or inspect it.
 pub struct MockPlatform {
-    /// Time `guest-get-time` answers; `None` = not supported.
+    /// Time `guest-get-time` answers; `None`: no clock.
     pub time_ns: Option<i64>,
-    /// Whether `guest-set-time` is supported.
+    /// Whether the clock is settable.
     pub settable: bool,
     /// Calls to `set_time`.
-    pub set_times: Vec<Option<i64>>,
+    pub set_times: Vec<SetTime>,
     /// Shutdown requests.
     pub shutdowns: Vec<ShutdownMode>,
     /// Suspend requests.
     pub suspends: Vec<SuspendMode>,
-    /// Whether power hooks are supported.
+    /// Whether power control is there.
     pub power: bool,
     /// Files (any path), or none.
     pub files: Option<MemFiles>,
     /// Programs, or none.
     pub programs: Option<MockPrograms>,
-    /// Whether system information hooks are supported.
+    /// Whether system information (and processors, memory, disks, network)
+    /// is there.
     pub sysinfo: bool,
     /// vCPUs to report.
     pub vcpus: Vec<Vcpu>,
@@ -359,7 +269,8 @@ pub struct MockPlatform {
     pub memory_blocks: Vec<MemoryBlock>,
     /// Host name.
     pub host_name: String,
-    /// Whether freeze/trim/vcpu/memory/password hooks are supported.
+    /// Whether the administrative capabilities (freeze, CPU and memory
+    /// changes, passwords, SSH keys) are there.
     pub control: bool,
     /// File systems frozen by the last freeze.
     pub frozen: i64,
@@ -371,12 +282,12 @@ pub struct MockPlatform {
     pub vcpu_fails: Option<i64>,
     /// Password changes applied.
     pub passwords: Vec<(String, Vec<u8>, bool)>,
-    /// Events the agent reported.
-    pub events: Vec<Event>,
+    /// Authorized keys by user (users not here do not exist).
+    pub ssh_keys: Vec<(String, Vec<String>)>,
 }
 
 impl MockPlatform {
-    /// A board that supports everything.
+    /// A board that has every capability.
     pub fn new() -> Self {
         MockPlatform {
             time_ns: Some(1_795_904_065_870_159_000),
@@ -426,11 +337,17 @@ impl MockPlatform {
             vcpu_changes: Vec::new(),
             vcpu_fails: None,
             passwords: Vec::new(),
-            events: Vec::new(),
+            ssh_keys: vec![(
+                "root".into(),
+                vec![
+                    "ssh-ed25519 AAAAkey1 a@b".into(),
+                    "ssh-rsa AAAAkey2 c@d".into(),
+                ],
+            )],
         }
     }
 
-    /// A board with no hooks at all.
+    /// A board with no capabilities at all.
     pub fn bare() -> Self {
         MockPlatform {
             time_ns: None,
@@ -444,20 +361,12 @@ impl MockPlatform {
         }
     }
 
-    fn sys(&self) -> Result<(), HookError> {
-        if self.sysinfo {
-            Ok(())
-        } else {
-            Err(HookError::Unsupported)
-        }
-    }
-
-    fn ctl(&self) -> Result<(), HookError> {
-        if self.control {
-            Ok(())
-        } else {
-            Err(HookError::Unsupported)
-        }
+    fn user_keys(&mut self, user: &str) -> Result<&mut Vec<String>, HookError> {
+        self.ssh_keys
+            .iter_mut()
+            .find(|(u, _)| u == user)
+            .map(|(_, k)| k)
+            .ok_or(HookError::NoUser)
     }
 }
 
@@ -467,55 +376,92 @@ impl Default for MockPlatform {
     }
 }
 
+fn decoded(s: &nanoqga::platform::Str<'_>) -> String {
+    String::from_utf8(s.bytes().collect()).unwrap_or_default()
+}
+
 impl Platform for MockPlatform {
+    fn clock(&mut self) -> Option<&mut dyn Clock> {
+        self.time_ns.is_some().then_some(self as &mut dyn Clock)
+    }
+    fn set_clock(&mut self) -> Option<&mut dyn SetClock> {
+        self.settable.then_some(self as &mut dyn SetClock)
+    }
+    fn power(&mut self) -> Option<&mut dyn Power> {
+        self.power.then_some(self as &mut dyn Power)
+    }
+    fn files(&mut self) -> Option<&mut dyn FileStore> {
+        self.files.as_mut().map(|f| f as &mut dyn FileStore)
+    }
+    fn programs(&mut self) -> Option<&mut dyn Programs> {
+        self.programs.as_mut().map(|p| p as &mut dyn Programs)
+    }
+    fn system(&mut self) -> Option<&mut dyn SystemInfo> {
+        self.sysinfo.then_some(self as &mut dyn SystemInfo)
+    }
+    fn processors(&mut self) -> Option<&mut dyn Processors> {
+        self.sysinfo.then_some(self as &mut dyn Processors)
+    }
+    fn memory(&mut self) -> Option<&mut dyn Memory> {
+        self.sysinfo.then_some(self as &mut dyn Memory)
+    }
+    fn disks(&mut self) -> Option<&mut dyn Disks> {
+        self.sysinfo.then_some(self as &mut dyn Disks)
+    }
+    fn network(&mut self) -> Option<&mut dyn Network> {
+        self.sysinfo.then_some(self as &mut dyn Network)
+    }
+    fn freeze(&mut self) -> Option<&mut dyn Freeze> {
+        self.control.then_some(self as &mut dyn Freeze)
+    }
+    fn passwords(&mut self) -> Option<&mut dyn Passwords> {
+        self.control.then_some(self as &mut dyn Passwords)
+    }
+    fn ssh_keys(&mut self) -> Option<&mut dyn SshKeys> {
+        self.control.then_some(self as &mut dyn SshKeys)
+    }
+}
+
+impl Clock for MockPlatform {
     fn now_ns(&mut self) -> Result<i64, HookError> {
         self.time_ns.ok_or(HookError::Unsupported)
     }
+}
 
-    fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
-        if !self.settable {
-            return Err(HookError::Unsupported);
-        }
-        if let Some(t) = time_ns {
-            nanoqga::commands::check_settable_time(t)?;
+impl SetClock for MockPlatform {
+    fn set_time(&mut self, time: SetTime) -> Result<(), HookError> {
+        if let SetTime::To(t) = time {
             self.time_ns = Some(t);
         }
-        self.set_times.push(time_ns);
+        self.set_times.push(time);
         Ok(())
     }
+}
 
+impl Power for MockPlatform {
     fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
-        if !self.power {
-            return Err(HookError::Unsupported);
-        }
         self.shutdowns.push(mode);
         Ok(())
     }
 
     fn suspend(&mut self, mode: SuspendMode) -> Result<(), HookError> {
-        if !self.power {
-            return Err(HookError::Unsupported);
+        if mode == SuspendMode::Hybrid {
+            return Err(HookError::Message(
+                "the requested suspend mode is not supported by the guest",
+            ));
         }
         self.suspends.push(mode);
         Ok(())
     }
+}
 
-    fn files(&mut self) -> Option<&mut dyn FileStore> {
-        self.files.as_mut().map(|f| f as &mut dyn FileStore)
-    }
-
-    fn programs(&mut self) -> Option<&mut dyn Programs> {
-        self.programs.as_mut().map(|p| p as &mut dyn Programs)
-    }
-
+impl SystemInfo for MockPlatform {
     fn host_name(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), HookError> {
-        self.sys()?;
         f(&self.host_name);
         Ok(())
     }
 
     fn os_info(&mut self, f: &mut dyn FnMut(&OsInfo<'_>)) -> Result<(), HookError> {
-        self.sys()?;
         f(&OsInfo {
             kernel_release: Some("0.1.0"),
             kernel_version: None,
@@ -532,7 +478,6 @@ impl Platform for MockPlatform {
     }
 
     fn timezone(&mut self, f: &mut dyn FnMut(&Timezone<'_>)) -> Result<(), HookError> {
-        self.sys()?;
         f(&Timezone {
             zone: Some("UTC"),
             offset: 0,
@@ -541,23 +486,55 @@ impl Platform for MockPlatform {
     }
 
     fn users(&mut self, f: &mut dyn FnMut(&User<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
-        self.sys()?;
         for (u, t) in &self.users {
-            if f(&User {
+            let user = User {
                 user: u,
                 domain: None,
                 login_time: *t,
-            })
-            .is_break()
-            {
+            };
+            if f(&user).is_break() {
                 break;
             }
         }
         Ok(())
     }
 
+    fn load(&mut self) -> Result<LoadAverage, HookError> {
+        Ok(LoadAverage {
+            load1m: 0.25,
+            load5m: 0.5,
+            load15m: 1.0,
+        })
+    }
+
+    fn cpu_stats(
+        &mut self,
+        f: &mut dyn FnMut(&CpuStats) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        for cpu in 0..2 {
+            let c = CpuStats {
+                cpu,
+                user: 100,
+                nice: 0,
+                system: 50,
+                idle: 1000,
+                iowait: Some(1),
+                irq: Some(2),
+                softirq: Some(3),
+                steal: Some(0),
+                guest: Some(0),
+                guestnice: None,
+            };
+            if f(&c).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Processors for MockPlatform {
     fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
-        self.sys()?;
         for v in &self.vcpus {
             if f(v).is_break() {
                 break;
@@ -567,24 +544,26 @@ impl Platform for MockPlatform {
     }
 
     fn set_vcpu(&mut self, logical_id: i64, online: bool) -> Result<(), HookError> {
-        self.ctl()?;
+        if !self.control {
+            return Err(HookError::Unsupported);
+        }
         if self.vcpu_fails == Some(logical_id) {
             return Err(HookError::Message("logical processor #1 can't be offlined"));
         }
         self.vcpu_changes.push((logical_id, online));
         Ok(())
     }
+}
 
-    fn memory_block_size(&mut self) -> Result<u64, HookError> {
-        self.sys()?;
+impl Memory for MockPlatform {
+    fn block_size(&mut self) -> Result<u64, HookError> {
         Ok(134_217_728)
     }
 
-    fn memory_blocks(
+    fn blocks(
         &mut self,
         f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
-        self.sys()?;
         for m in &self.memory_blocks {
             if f(m).is_break() {
                 break;
@@ -593,13 +572,14 @@ impl Platform for MockPlatform {
         Ok(())
     }
 
-    fn set_memory_block(
+    fn set_block(
         &mut self,
         phys_index: u64,
-        online: bool,
+        _online: bool,
     ) -> Result<MemoryBlockResponse, HookError> {
-        self.ctl()?;
-        let _ = online;
+        if !self.control {
+            return Err(HookError::Unsupported);
+        }
         Ok(
             if self
                 .memory_blocks
@@ -612,28 +592,94 @@ impl Platform for MockPlatform {
             },
         )
     }
+}
 
+/// The mock's one disk address (a virtio disk at 00:05.0).
+pub const MOCK_DISK: DiskAddress<'static> = DiskAddress {
+    pci_controller: PciAddress {
+        domain: 0,
+        bus: 0,
+        slot: 5,
+        function: 0,
+    },
+    bus_type: "virtio",
+    bus: 0,
+    target: 0,
+    unit: 0,
+    serial: Some("MOCK-SERIAL"),
+    dev: Some("/dev/vda"),
+};
+
+impl Disks for MockPlatform {
     fn fs_info(
         &mut self,
         f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
-        self.sys()?;
         let _ = f(&FsInfo {
             name: "vda1",
             mountpoint: "/",
             fs_type: "ext4",
             used_bytes: Some(1 << 30),
             total_bytes: Some(4 << 30),
-            disks: &[],
+            disks: &[MOCK_DISK],
         });
         Ok(())
     }
 
-    fn network_interfaces(
+    fn disks(
+        &mut self,
+        f: &mut dyn FnMut(&DiskInfo<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        let parts: [&str; 1] = ["/dev/vda"];
+        let disks = [
+            DiskInfo {
+                name: "/dev/vda1",
+                partition: true,
+                dependencies: Some(&parts),
+                address: None,
+                alias: None,
+            },
+            DiskInfo {
+                name: "/dev/vda",
+                partition: false,
+                dependencies: Some(&[]),
+                address: Some(MOCK_DISK),
+                alias: None,
+            },
+        ];
+        for d in &disks {
+            if f(d).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn disk_stats(
+        &mut self,
+        f: &mut dyn FnMut(&DiskStats<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        let _ = f(&DiskStats {
+            name: "vda",
+            major: 254,
+            minor: 0,
+            stats: DiskCounters {
+                read_ios: Some(10),
+                read_sectors: Some(80),
+                write_ios: Some(5),
+                write_sectors: Some(40),
+                ..DiskCounters::default()
+            },
+        });
+        Ok(())
+    }
+}
+
+impl Network for MockPlatform {
+    fn interfaces(
         &mut self,
         f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
-        self.sys()?;
         for (name, addrs) in &self.interfaces {
             let a: Vec<IpAddress<'_>> = addrs
                 .iter()
@@ -655,28 +701,47 @@ impl Platform for MockPlatform {
                 tx_packets: 4,
                 ..Default::default()
             };
-            if f(&NetInterface {
+            let n = NetInterface {
                 name,
                 hardware_address: Some(hw),
                 addresses: &a,
                 statistics: Some(stats),
-            })
-            .is_break()
-            {
+            };
+            if f(&n).is_break() {
                 break;
             }
         }
         Ok(())
     }
 
-    fn fsfreeze_freeze(&mut self, mountpoints: &StrList<'_>) -> Result<i64, HookError> {
-        self.ctl()?;
-        self.freeze_list = mountpoints.is_present().then(|| {
-            mountpoints
-                .iter()
-                .map(|s| String::from_utf8(s.bytes().collect()).unwrap_or_default())
-                .collect()
+    fn routes(
+        &mut self,
+        f: &mut dyn FnMut(&Route<'_>) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        let _ = f(&Route {
+            iface: "eth0",
+            destination: "0.0.0.0",
+            metric: 100,
+            gateway: Some("10.0.2.2"),
+            mask: Some("0.0.0.0"),
+            irtt: Some(0),
+            flags: Some(3),
+            refcnt: Some(0),
+            use_count: Some(0),
+            window: Some(0),
+            mtu: Some(0),
+            version: 4,
+            ..Route::default()
         });
+        Ok(())
+    }
+}
+
+impl Freeze for MockPlatform {
+    fn freeze(&mut self, mountpoints: &StrList<'_>) -> Result<i64, HookError> {
+        self.freeze_list = mountpoints
+            .is_present()
+            .then(|| mountpoints.iter().map(|s| decoded(&s)).collect());
         self.frozen = match &self.freeze_list {
             Some(l) => l.iter().filter(|m| *m == "/").count() as i64,
             None => 1,
@@ -684,19 +749,17 @@ impl Platform for MockPlatform {
         Ok(self.frozen)
     }
 
-    fn fsfreeze_thaw(&mut self) -> Result<i64, HookError> {
-        self.ctl()?;
+    fn thaw(&mut self) -> Result<i64, HookError> {
         let n = self.frozen;
         self.frozen = 0;
         Ok(n)
     }
 
-    fn fstrim(
+    fn trim(
         &mut self,
         minimum: Option<i64>,
         f: &mut dyn FnMut(&TrimResult<'_>) -> ControlFlow<()>,
     ) -> Result<(), HookError> {
-        self.ctl()?;
         let _ = f(&TrimResult {
             path: "/",
             trimmed: Some(4096),
@@ -711,22 +774,56 @@ impl Platform for MockPlatform {
         });
         Ok(())
     }
+}
 
-    fn set_user_password(
+impl Passwords for MockPlatform {
+    fn set_password(
         &mut self,
         username: &str,
         password: &[u8],
         crypted: bool,
     ) -> Result<(), HookError> {
-        self.ctl()?;
         self.passwords
             .push((username.into(), password.into(), crypted));
         Ok(())
     }
+}
 
-    fn event(&mut self, event: Event) {
-        if self.events.len() < 10_000 {
-            self.events.push(event);
+impl SshKeys for MockPlatform {
+    fn authorized_keys(
+        &mut self,
+        username: &str,
+        f: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<(), HookError> {
+        for k in self.user_keys(username)?.iter().rev() {
+            if f(k).is_break() {
+                break;
+            }
         }
+        Ok(())
+    }
+
+    fn add_keys(
+        &mut self,
+        username: &str,
+        keys: &StrList<'_>,
+        reset: bool,
+    ) -> Result<(), HookError> {
+        let list = self.user_keys(username)?;
+        if reset {
+            list.clear();
+        }
+        for k in keys.iter().map(|k| decoded(&k)) {
+            if !list.contains(&k) {
+                list.push(k);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_keys(&mut self, username: &str, keys: &StrList<'_>) -> Result<(), HookError> {
+        let gone: Vec<String> = keys.iter().map(|k| decoded(&k)).collect();
+        self.user_keys(username)?.retain(|k| !gone.contains(k));
+        Ok(())
     }
 }

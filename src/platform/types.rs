@@ -1,20 +1,16 @@
-//! The board's hooks: clock, power, files, programs, system information.
+//! The values that cross the board boundary: arguments the core hands to a
+//! capability, and the records a capability reports back.
 //!
-//! Contract: every hook has a default that answers qemu-ga's "not supported"
-//! error, so a minimal board implements only what it has. Hooks never see
-//! JSON: arguments arrive typed and validated, and results are given back
-//! through small borrowed structs or visitor callbacks, so a board never
-//! needs a heap to answer. Lists are visited entry by entry; a visitor
-//! returns [`ControlFlow::Break`] when the agent's reply buffer is full and
-//! the board should stop (the agent asks again later and skips the entries it
-//! already has, so entries must come in a stable order).
-//!
-//! Hooks run inside [`crate::Agent::poll`] and should return promptly; long
-//! work belongs in a program that runs across polls (see [`Programs`]).
+//! Contract: nothing here is JSON. Arguments arrive decoded and validated
+//! (a [`Str`] is a checked string token of the request, decoded on demand),
+//! and records borrow the board's own data (`&str`, slices), so a board
+//! answers without a heap. Every record mirrors one struct of qemu-ga's
+//! schema field by field; `Option` fields are the schema's optional members
+//! and are left out of the reply when `None`.
 
-use core::ops::{ControlFlow, Range};
+use core::ops::Range;
+use core::time::Duration;
 
-use crate::error::HookError;
 use crate::json::walk::{Decoded, Elements};
 
 /// `guest-shutdown` modes.
@@ -37,6 +33,18 @@ pub enum SuspendMode {
     Ram,
     /// Both.
     Hybrid,
+}
+
+/// What `guest-set-time` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetTime {
+    /// Set the system clock to this many nanoseconds since the epoch (and
+    /// the hardware clock from it). The core has checked the range (years
+    /// 1970 to 2069, as qemu-ga does).
+    To(i64),
+    /// No time given: set the system clock from the hardware clock
+    /// (`virsh domtime --sync`).
+    FromHardware,
 }
 
 /// `guest-file-seek` origin.
@@ -67,8 +75,17 @@ pub struct OpenMode {
 }
 
 impl OpenMode {
+    /// Read-only (`r`).
+    pub const READ: OpenMode = OpenMode {
+        read: true,
+        write: false,
+        append: false,
+        create: false,
+        truncate: false,
+    };
+
     /// Parses a mode string exactly as qemu-ga's `find_open_flag` accepts it.
-    pub fn parse(mode: &str) -> Option<OpenMode> {
+    pub fn parse(mode: &[u8]) -> Option<OpenMode> {
         let m = |read, write, append, create, truncate| {
             Some(OpenMode {
                 read,
@@ -79,12 +96,12 @@ impl OpenMode {
             })
         };
         match mode {
-            "r" | "rb" => m(true, false, false, false, false),
-            "w" | "wb" => m(false, true, false, true, true),
-            "a" | "ab" => m(false, true, true, true, false),
-            "r+" | "rb+" | "r+b" => m(true, true, false, false, false),
-            "w+" | "wb+" | "w+b" => m(true, true, false, true, true),
-            "a+" | "ab+" | "a+b" => m(true, true, true, true, false),
+            b"r" | b"rb" => m(true, false, false, false, false),
+            b"w" | b"wb" => m(false, true, false, true, true),
+            b"a" | b"ab" => m(false, true, true, true, false),
+            b"r+" | b"rb+" | b"r+b" => m(true, true, false, false, false),
+            b"w+" | b"wb+" | b"w+b" => m(true, true, false, true, true),
+            b"a+" | b"ab+" | b"a+b" => m(true, true, true, true, false),
             _ => None,
         }
     }
@@ -93,41 +110,6 @@ impl OpenMode {
 /// A board's identifier for an open file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FileId(pub u32);
-
-/// The board's files (`guest-file-*`).
-///
-/// The agent owns the table that maps qemu-ga handles (1000, 1001, …) to
-/// [`FileId`]s; the store only opens, reads, writes, seeks and closes.
-pub trait FileStore {
-    /// Opens `path` with `mode`.
-    ///
-    /// ### Return values
-    /// * `Ok(id)`: the file is open.
-    /// * `Err(HookError::Errno(e))`: answered as qemu-ga's
-    ///   `failed to open file '<path>' (mode: '<mode>'): <strerror(e)>`.
-    fn open(&mut self, path: &str, mode: OpenMode) -> Result<FileId, HookError>;
-
-    /// Reads into `buf` from the current position, filling it as far as the
-    /// file allows. A count shorter than `buf.len()` means end of file (this
-    /// is how `eof` is reported, as with `fread`).
-    fn read(&mut self, file: FileId, buf: &mut [u8]) -> Result<usize, HookError>;
-
-    /// Writes `data` at the current position (or the end, in append mode) and
-    /// returns how much was written.
-    fn write(&mut self, file: FileId, data: &[u8]) -> Result<usize, HookError>;
-
-    /// Moves the position and returns the new one.
-    fn seek(&mut self, file: FileId, offset: i64, whence: Whence) -> Result<u64, HookError>;
-
-    /// Pushes buffered writes down.
-    fn flush(&mut self, file: FileId) -> Result<(), HookError> {
-        let _ = file;
-        Ok(())
-    }
-
-    /// Closes the file; the id is not used again until `open` returns it.
-    fn close(&mut self, file: FileId) -> Result<(), HookError>;
-}
 
 /// A string argument of the request, decoded on demand.
 ///
@@ -142,6 +124,11 @@ pub struct Str<'a> {
 impl<'a> Str<'a> {
     pub(crate) fn new(buf: &'a [u8], tok: Range<usize>) -> Self {
         Str { buf, tok }
+    }
+
+    /// The string token in the request buffer, quotes included.
+    pub(crate) fn token(&self) -> Range<usize> {
+        self.tok.clone()
     }
 
     /// The decoded bytes (valid UTF-8).
@@ -189,7 +176,7 @@ impl<'a> Str<'a> {
     }
 }
 
-/// A list of strings from the request (`arg`, `env`, `mountpoints`).
+/// A list of strings from the request (`arg`, `env`, `mountpoints`, `keys`).
 #[derive(Clone, Debug, Default)]
 pub struct StrList<'a> {
     buf: &'a [u8],
@@ -235,6 +222,43 @@ impl<'a> StrList<'a> {
     }
 }
 
+/// Which output streams of a program `guest-exec-status` reports
+/// (qemu-ga 8.1's `GuestExecCaptureOutputMode`; the boolean form maps
+/// `true` to [`CaptureMode::Separated`] and `false` to [`CaptureMode::None`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CaptureMode {
+    /// Nothing is captured (the default).
+    #[default]
+    None,
+    /// Only standard output.
+    Stdout,
+    /// Only standard error.
+    Stderr,
+    /// Both, reported as `out-data` and `err-data`.
+    Separated,
+    /// Both into one stream, reported as `out-data`.
+    Merged,
+}
+
+impl CaptureMode {
+    /// Whether standard output is kept.
+    pub fn stdout(self) -> bool {
+        matches!(
+            self,
+            CaptureMode::Stdout | CaptureMode::Separated | CaptureMode::Merged
+        )
+    }
+
+    /// Whether standard error is kept (in its own stream or, when merged,
+    /// in the output stream).
+    pub fn stderr(self) -> bool {
+        matches!(
+            self,
+            CaptureMode::Stderr | CaptureMode::Separated | CaptureMode::Merged
+        )
+    }
+}
+
 /// What a `guest-exec` program is asked to run.
 #[derive(Clone, Debug)]
 pub struct ExecRequest<'a> {
@@ -242,14 +266,15 @@ pub struct ExecRequest<'a> {
     pub path: &'a str,
     /// Arguments (without the program name).
     pub args: StrList<'a>,
-    /// Environment entries `NAME=value`.
+    /// Environment entries `NAME=value`; when present they are the whole
+    /// environment, as in qemu-ga.
     pub env: StrList<'a>,
     /// Decoded `input-data` (the program's stdin); empty if none. It is only
-    /// available to [`Programs::start`]: a program that wants it later copies
-    /// what it needs into its [`ExecState`].
+    /// available to [`super::Programs::start`]: a program that wants it later
+    /// copies what it needs into its [`ExecState`].
     pub input: &'a [u8],
-    /// Whether stdout/stderr are captured for `guest-exec-status`.
-    pub capture: bool,
+    /// What is captured for `guest-exec-status`.
+    pub capture: CaptureMode,
 }
 
 /// One captured output stream of a program.
@@ -279,7 +304,7 @@ impl<'a> Capture<'a> {
         }
     }
 
-    /// Appends output. Without `capture-output` the bytes are discarded.
+    /// Appends output. A stream that is not captured discards it.
     pub fn write(&mut self, data: &[u8]) {
         if !self.enabled {
             return;
@@ -345,6 +370,11 @@ impl<'a> Capture<'a> {
     pub fn room(&self) -> usize {
         self.buf.len().saturating_sub(*self.len as usize)
     }
+
+    /// Whether this stream is captured at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
 }
 
 impl core::fmt::Write for Capture<'_> {
@@ -357,17 +387,41 @@ impl core::fmt::Write for Capture<'_> {
 /// A running program's output streams.
 #[derive(Debug)]
 pub struct ExecIo<'a> {
+    out: Capture<'a>,
+    err: Capture<'a>,
+    merged: bool,
+}
+
+impl<'a> ExecIo<'a> {
+    pub(crate) fn new(out: Capture<'a>, err: Capture<'a>, merged: bool) -> Self {
+        ExecIo { out, err, merged }
+    }
+
     /// Standard output.
-    pub stdout: Capture<'a>,
-    /// Standard error.
-    pub stderr: Capture<'a>,
+    pub fn stdout(&mut self) -> &mut Capture<'a> {
+        &mut self.out
+    }
+
+    /// Standard error (standard output's stream when the client asked for
+    /// `merged`).
+    pub fn stderr(&mut self) -> &mut Capture<'a> {
+        if self.merged {
+            &mut self.out
+        } else {
+            &mut self.err
+        }
+    }
 }
 
 /// Where a program is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExecStatus {
-    /// Still running; [`Programs::resume`] will be called on later polls.
-    Running,
+    /// Still running: [`super::Programs::resume`] is called again on a later
+    /// poll, at the latest after this long ([`Duration::ZERO`]: as soon as
+    /// possible, for a program that works in slices). The agent reports the
+    /// shortest such delay from [`crate::Agent::poll_delay`], so a board
+    /// that sleeps wakes in time.
+    Running(Duration),
     /// Exited with this code.
     Exited(i32),
     /// Killed by this signal.
@@ -377,28 +431,6 @@ pub enum ExecStatus {
 /// Per-program state kept by the agent between polls (a program chooses what
 /// the words mean).
 pub type ExecState = [u64; 4];
-
-/// The board's programs (`guest-exec`).
-pub trait Programs {
-    /// Starts the program named by `req.path`.
-    ///
-    /// ### Return values
-    /// * `Ok(status)`: started (and perhaps already finished).
-    /// * `Err(HookError::Errno(ENOENT))` for an unknown path: answered as
-    ///   qemu-ga's `Guest agent command failed, error was 'Failed to execute
-    ///   child process “<path>” (No such file or directory)'`, at `guest-exec`
-    ///   time, never as a pid that fails later.
-    fn start(
-        &mut self,
-        req: &ExecRequest<'_>,
-        state: &mut ExecState,
-        io: &mut ExecIo<'_>,
-    ) -> Result<ExecStatus, HookError>;
-
-    /// Continues a program that returned [`ExecStatus::Running`]. Called on
-    /// later polls; should do a bounded amount of work.
-    fn resume(&mut self, state: &mut ExecState, io: &mut ExecIo<'_>) -> ExecStatus;
-}
 
 /// `guest-get-osinfo` (every field optional, omitted when `None`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -445,6 +477,58 @@ pub struct User<'a> {
     pub login_time: f64,
 }
 
+/// `guest-get-load` (`GuestLoadAverage`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoadAverage {
+    /// `load1m`
+    pub load1m: f64,
+    /// `load5m`
+    pub load5m: f64,
+    /// `load15m`
+    pub load15m: f64,
+}
+
+/// One `guest-get-cpustats` entry (`GuestCpuStats`, type `linux`): times in
+/// milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// `cpu`: the CPU's index.
+    pub cpu: i64,
+    /// `user`
+    pub user: u64,
+    /// `nice`
+    pub nice: u64,
+    /// `system`
+    pub system: u64,
+    /// `idle`
+    pub idle: u64,
+    /// `iowait`
+    pub iowait: Option<u64>,
+    /// `irq`
+    pub irq: Option<u64>,
+    /// `softirq`
+    pub softirq: Option<u64>,
+    /// `steal`
+    pub steal: Option<u64>,
+    /// `guest`
+    pub guest: Option<u64>,
+    /// `guestnice`
+    pub guestnice: Option<u64>,
+}
+
+/// One `guest-get-devices` entry (`GuestDeviceInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceInfo<'a> {
+    /// `driver-name`
+    pub driver_name: &'a str,
+    /// `driver-date`, nanoseconds since the epoch
+    pub driver_date: Option<i64>,
+    /// `driver-version`
+    pub driver_version: Option<&'a str>,
+    /// `id` of type `pci`: (vendor-id, device-id)
+    pub pci_id: Option<(u16, u16)>,
+}
+
 /// One `guest-get-vcpus` entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vcpu {
@@ -480,7 +564,7 @@ pub enum MemoryBlockResponse {
     OperationFailed(Option<i64>),
 }
 
-/// PCI address of a disk controller.
+/// PCI address of a disk controller (`GuestPCIAddress`; -1 where unknown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PciAddress {
     /// domain
@@ -493,12 +577,12 @@ pub struct PciAddress {
     pub function: i64,
 }
 
-/// One disk under a file system (`GuestDiskAddress`).
+/// Where a disk sits (`GuestDiskAddress`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskAddress<'a> {
     /// `pci-controller`
     pub pci_controller: PciAddress,
-    /// `bus-type` (`ide`, `scsi`, `virtio`, `sata`, `unknown`, …)
+    /// `bus-type` (`ide`, `scsi`, `virtio`, `sata`, `nvme`, `unknown`, …)
     pub bus_type: &'a str,
     /// `bus`
     pub bus: i64,
@@ -527,6 +611,75 @@ pub struct FsInfo<'a> {
     pub total_bytes: Option<u64>,
     /// `disk`
     pub disks: &'a [DiskAddress<'a>],
+}
+
+/// One `guest-get-disks` entry (`GuestDiskInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskInfo<'a> {
+    /// `name`: the device node (`/dev/vda`)
+    pub name: &'a str,
+    /// `partition`
+    pub partition: bool,
+    /// `dependencies` (for a partition, its disk; for a device-mapper
+    /// volume, what it is built on)
+    pub dependencies: Option<&'a [&'a str]>,
+    /// `address`
+    pub address: Option<DiskAddress<'a>>,
+    /// `alias` (device-mapper name)
+    pub alias: Option<&'a str>,
+}
+
+/// I/O counters of a disk (`GuestDiskStats`; `None` where the kernel does not
+/// report the counter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskCounters {
+    /// `read-ios`
+    pub read_ios: Option<u64>,
+    /// `read-merges`
+    pub read_merges: Option<u64>,
+    /// `read-sectors`
+    pub read_sectors: Option<u64>,
+    /// `read-ticks`
+    pub read_ticks: Option<u64>,
+    /// `write-ios`
+    pub write_ios: Option<u64>,
+    /// `write-merges`
+    pub write_merges: Option<u64>,
+    /// `write-sectors`
+    pub write_sectors: Option<u64>,
+    /// `write-ticks`
+    pub write_ticks: Option<u64>,
+    /// `ios-pgr`
+    pub ios_pgr: Option<u64>,
+    /// `total-ticks`
+    pub total_ticks: Option<u64>,
+    /// `weight-ticks`
+    pub weight_ticks: Option<u64>,
+    /// `discard-ios`
+    pub discard_ios: Option<u64>,
+    /// `discard-merges`
+    pub discard_merges: Option<u64>,
+    /// `discard-sectors`
+    pub discard_sectors: Option<u64>,
+    /// `discard-ticks`
+    pub discard_ticks: Option<u64>,
+    /// `flush-ios`
+    pub flush_ios: Option<u64>,
+    /// `flush-ticks`
+    pub flush_ticks: Option<u64>,
+}
+
+/// One `guest-get-diskstats` entry (`GuestDiskStatsInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskStats<'a> {
+    /// `name`
+    pub name: &'a str,
+    /// `major`
+    pub major: u64,
+    /// `minor`
+    pub minor: u64,
+    /// `stats`
+    pub stats: DiskCounters,
 }
 
 /// IP address family.
@@ -583,6 +736,43 @@ pub struct NetInterface<'a> {
     pub statistics: Option<NetStats>,
 }
 
+/// One `guest-network-get-route` entry (`GuestNetworkRoute`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Route<'a> {
+    /// `iface`
+    pub iface: &'a str,
+    /// `destination`
+    pub destination: &'a str,
+    /// `metric`
+    pub metric: i64,
+    /// `gateway`
+    pub gateway: Option<&'a str>,
+    /// `mask` (IPv4)
+    pub mask: Option<&'a str>,
+    /// `irtt` (IPv4)
+    pub irtt: Option<i64>,
+    /// `flags`
+    pub flags: Option<u64>,
+    /// `refcnt`
+    pub refcnt: Option<i64>,
+    /// `use`
+    pub use_count: Option<i64>,
+    /// `window` (IPv4)
+    pub window: Option<i64>,
+    /// `mtu`
+    pub mtu: Option<i64>,
+    /// `desprefixlen` (IPv6)
+    pub desprefixlen: Option<&'a str>,
+    /// `source` (IPv6)
+    pub source: Option<&'a str>,
+    /// `srcprefixlen` (IPv6)
+    pub srcprefixlen: Option<&'a str>,
+    /// `nexthop` (IPv6)
+    pub nexthop: Option<&'a str>,
+    /// `version`: 4 or 6
+    pub version: i64,
+}
+
 /// One `guest-fstrim` result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrimResult<'a> {
@@ -594,159 +784,4 @@ pub struct TrimResult<'a> {
     pub minimum: Option<i64>,
     /// `error`
     pub error: Option<&'a str>,
-}
-
-/// The board's hooks. Every method has a "not supported" default.
-#[allow(unused_variables)]
-pub trait Platform {
-    // ---- clock --------------------------------------------------------
-
-    /// Current time in nanoseconds since the epoch (`guest-get-time`).
-    fn now_ns(&mut self) -> Result<i64, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Sets the clock (`guest-set-time`): `Some(ns)` sets that time (and the
-    /// hardware clock), `None` sets the system time from the hardware clock.
-    /// Boards check the range with [`crate::commands::check_settable_time`].
-    fn set_time(&mut self, time_ns: Option<i64>) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    // ---- power --------------------------------------------------------
-
-    /// Shuts down, halts or reboots (`guest-shutdown`). Called once the
-    /// agent's earlier replies have been handed to the transport. May not
-    /// return; `Ok(())` means the request was accepted (qemu-ga sends no
-    /// reply on success).
-    fn shutdown(&mut self, mode: ShutdownMode) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Suspends (`guest-suspend-*`); no reply on success.
-    fn suspend(&mut self, mode: SuspendMode) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    // ---- files and programs -------------------------------------------
-
-    /// The board's files, if it has any.
-    fn files(&mut self) -> Option<&mut dyn FileStore> {
-        None
-    }
-
-    /// The board's programs for `guest-exec`, if it has any.
-    fn programs(&mut self) -> Option<&mut dyn Programs> {
-        None
-    }
-
-    // ---- system information -------------------------------------------
-
-    /// Calls `f` with the host name (`guest-get-host-name`).
-    fn host_name(&mut self, f: &mut dyn FnMut(&str)) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Calls `f` with the OS information (`guest-get-osinfo`).
-    fn os_info(&mut self, f: &mut dyn FnMut(&OsInfo<'_>)) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Calls `f` with the time zone (`guest-get-timezone`).
-    fn timezone(&mut self, f: &mut dyn FnMut(&Timezone<'_>)) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Visits logged-in users (`guest-get-users`).
-    fn users(&mut self, f: &mut dyn FnMut(&User<'_>) -> ControlFlow<()>) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Visits logical CPUs (`guest-get-vcpus`).
-    fn vcpus(&mut self, f: &mut dyn FnMut(&Vcpu) -> ControlFlow<()>) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Onlines or offlines one CPU (`guest-set-vcpus`, called per entry).
-    fn set_vcpu(&mut self, logical_id: i64, online: bool) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Memory block size in bytes (`guest-get-memory-block-info`).
-    fn memory_block_size(&mut self) -> Result<u64, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Visits memory blocks (`guest-get-memory-blocks`).
-    fn memory_blocks(
-        &mut self,
-        f: &mut dyn FnMut(&MemoryBlock) -> ControlFlow<()>,
-    ) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Onlines or offlines one memory block (`guest-set-memory-blocks`,
-    /// called per entry).
-    fn set_memory_block(
-        &mut self,
-        phys_index: u64,
-        online: bool,
-    ) -> Result<MemoryBlockResponse, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Visits mounted file systems (`guest-get-fsinfo`).
-    fn fs_info(
-        &mut self,
-        f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>,
-    ) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Visits network interfaces (`guest-network-get-interfaces`).
-    fn network_interfaces(
-        &mut self,
-        f: &mut dyn FnMut(&NetInterface<'_>) -> ControlFlow<()>,
-    ) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    // ---- freeze, trim, passwords ---------------------------------------
-
-    /// Freezes file systems (`guest-fsfreeze-freeze[-list]`): all of them, or
-    /// those in `mountpoints` when given. Returns how many were frozen.
-    fn fsfreeze_freeze(&mut self, mountpoints: &StrList<'_>) -> Result<i64, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Thaws file systems (`guest-fsfreeze-thaw`); returns how many.
-    fn fsfreeze_thaw(&mut self) -> Result<i64, HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Trims file systems (`guest-fstrim`), visiting one result per path.
-    fn fstrim(
-        &mut self,
-        minimum: Option<i64>,
-        f: &mut dyn FnMut(&TrimResult<'_>) -> ControlFlow<()>,
-    ) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    /// Sets a user's password (`guest-set-user-password`); `password` is the
-    /// decoded bytes, `crypted` says whether it is already hashed.
-    fn set_user_password(
-        &mut self,
-        username: &str,
-        password: &[u8],
-        crypted: bool,
-    ) -> Result<(), HookError> {
-        Err(HookError::Unsupported)
-    }
-
-    // ---- diagnostics ----------------------------------------------------
-
-    /// Told about each thing the agent does (for a trace ring or counters;
-    /// the QGA channel itself carries nothing but replies). Default: nothing.
-    fn event(&mut self, event: crate::agent::Event) {}
 }

@@ -1,0 +1,123 @@
+//! guest-fsfreeze-status, -freeze, -freeze-list, -thaw, guest-fstrim.
+//!
+//! The agent keeps the frozen flag itself (qemu-ga reports its own flag, not
+//! the kernel's): `guest-fsfreeze-status` answers `"thawed"` until the
+//! board's [`crate::platform::Freeze`] has frozen something. While frozen,
+//! every command but the freeze allow-list is disabled, as in qemu-ga.
+
+use super::{Call, Flow, command, failed};
+use crate::args::{NoArgs, StrListArg};
+use crate::arguments;
+use crate::error::QgaError;
+use crate::platform::{StrList, TrimResult};
+
+use super::render::Obj;
+
+arguments! {
+    /// `guest-fsfreeze-freeze-list`.
+    pub struct FreezeListArgs {
+        /// Mount points (default: all).
+        mountpoints: Option<StrListArg> = "mountpoints",
+    }
+}
+
+arguments! {
+    /// `guest-fstrim`.
+    pub struct TrimArgs {
+        /// Smallest free range worth discarding, in bytes.
+        minimum: Option<i64> = "minimum",
+    }
+}
+
+command!(
+    /// `guest-fsfreeze-status`: `"thawed"` or `"frozen"`.
+    GUEST_FSFREEZE_STATUS = "guest-fsfreeze-status", NoArgs, status, FROZEN_OK
+);
+command!(
+    /// `guest-fsfreeze-freeze`: how many file systems were frozen.
+    GUEST_FSFREEZE_FREEZE = "guest-fsfreeze-freeze", NoArgs, freeze_all
+);
+command!(
+    /// `guest-fsfreeze-freeze-list`.
+    GUEST_FSFREEZE_FREEZE_LIST = "guest-fsfreeze-freeze-list", FreezeListArgs, freeze_list
+);
+command!(
+    /// `guest-fsfreeze-thaw`: how many file systems were thawed.
+    GUEST_FSFREEZE_THAW = "guest-fsfreeze-thaw", NoArgs, thaw, FROZEN_OK
+);
+command!(
+    /// `guest-fstrim`: `{"paths": [...]}`.
+    GUEST_FSTRIM = "guest-fstrim", TrimArgs, fstrim
+);
+
+fn status(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+    call.out.str(if call.state.frozen {
+        "\"frozen\""
+    } else {
+        "\"thawed\""
+    });
+    Ok(Flow::Done)
+}
+
+fn freeze(call: &mut Call<'_, '_>, list: Option<StrListArg>) -> Result<Flow, QgaError> {
+    let rx: &[u8] = call.rx;
+    let mountpoints = StrList::new(rx, list.map(|l| l.span()));
+    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
+    let n = freeze
+        .freeze(&mountpoints)
+        .map_err(|e| failed(e, "failed to freeze"))?;
+    // Nothing frozen leaves the state thawed (qemu-ga does the same).
+    call.state.frozen = n > 0;
+    call.out.i64(n);
+    Ok(Flow::Done)
+}
+
+fn freeze_all(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+    freeze(call, None)
+}
+
+fn freeze_list(call: &mut Call<'_, '_>, args: FreezeListArgs) -> Result<Flow, QgaError> {
+    freeze(call, args.mountpoints)
+}
+
+fn thaw(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
+    let n = freeze.thaw().map_err(|e| failed(e, "failed to thaw"))?;
+    call.state.frozen = false;
+    call.out.i64(n);
+    Ok(Flow::Done)
+}
+
+/// Results are written as the board reports them; results beyond the free
+/// reply space are left out (the board has trimmed by then: the work is not
+/// repeated for a second piece).
+fn fstrim(call: &mut Call<'_, '_>, args: TrimArgs) -> Result<Flow, QgaError> {
+    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
+    let out = &mut call.out;
+    out.str("{\"paths\": [");
+    let mut first = true;
+    freeze
+        .trim(args.minimum, &mut |r: &TrimResult<'_>| {
+            let mark = out.len();
+            if !first {
+                out.str(", ");
+            }
+            let mut o = Obj::open(out);
+            o.opt_int("minimum", r.minimum);
+            o.str("path", r.path);
+            o.opt_int("trimmed", r.trimmed);
+            o.opt_str("error", r.error);
+            o.close();
+            // Keep room for the closing brackets.
+            if out.ok() && out.remaining() >= 2 {
+                first = false;
+                core::ops::ControlFlow::Continue(())
+            } else {
+                out.truncate(mark);
+                core::ops::ControlFlow::Break(())
+            }
+        })
+        .map_err(|e| failed(e, "failed to trim"))?;
+    out.str("]}");
+    Ok(Flow::Done)
+}

@@ -1,0 +1,201 @@
+//! guest-set-user-password, guest-ssh-get-authorized-keys,
+//! guest-ssh-add-authorized-keys, guest-ssh-remove-authorized-keys.
+//!
+//! The core checks what qemu-ga checks before touching the guest: the
+//! password's base64, a newline in a raw password, `:` or a newline in the
+//! user name (`forbidden characters in …`), and each SSH key (`invalid
+//! OpenSSH public key: '<key>'` for a comment or a key with a newline). The
+//! board's [`crate::platform::Passwords`] and [`crate::platform::SshKeys`]
+//! then do the work; a missing user is `failed to lookup user '<name>'`.
+//!
+//! Differences: qemu-ga names the file in I/O errors
+//! (`/home/u/.ssh/authorized_keys`); the core does not know the home
+//! directory and writes `~u/.ssh/authorized_keys`.
+
+use core::ops::{ControlFlow, Range};
+
+use super::{Call, Flow, command, failed, text};
+use crate::args::{StrListArg, Text};
+use crate::arguments;
+use crate::base64;
+use crate::error::{HookError, QgaError};
+use crate::platform::StrList;
+
+arguments! {
+    /// `guest-set-user-password`.
+    pub struct PasswordArgs {
+        /// The account.
+        username: Text = "username",
+        /// The password, base64.
+        password: Text = "password",
+        /// Whether it is already hashed.
+        crypted: bool = "crypted",
+    }
+}
+
+arguments! {
+    /// `guest-ssh-get-authorized-keys`.
+    pub struct GetKeysArgs {
+        /// The account.
+        username: Text = "username",
+    }
+}
+
+arguments! {
+    /// `guest-ssh-add-authorized-keys`.
+    pub struct AddKeysArgs {
+        /// The account.
+        username: Text = "username",
+        /// Keys in `authorized_keys` format.
+        keys: StrListArg = "keys",
+        /// Replace the file's keys instead of adding.
+        reset: Option<bool> = "reset",
+    }
+}
+
+arguments! {
+    /// `guest-ssh-remove-authorized-keys`.
+    pub struct RemoveKeysArgs {
+        /// The account.
+        username: Text = "username",
+        /// Keys to remove.
+        keys: StrListArg = "keys",
+    }
+}
+
+command!(
+    /// `guest-set-user-password`.
+    GUEST_SET_USER_PASSWORD = "guest-set-user-password", PasswordArgs, set_password
+);
+command!(
+    /// `guest-ssh-get-authorized-keys`: `{"keys": [...]}`.
+    GUEST_SSH_GET_AUTHORIZED_KEYS = "guest-ssh-get-authorized-keys", GetKeysArgs, get_keys
+);
+command!(
+    /// `guest-ssh-add-authorized-keys`.
+    GUEST_SSH_ADD_AUTHORIZED_KEYS = "guest-ssh-add-authorized-keys", AddKeysArgs, add_keys
+);
+command!(
+    /// `guest-ssh-remove-authorized-keys`.
+    GUEST_SSH_REMOVE_AUTHORIZED_KEYS = "guest-ssh-remove-authorized-keys", RemoveKeysArgs, remove_keys
+);
+
+fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Result<Flow, QgaError> {
+    let user = call.decode(&args.username);
+    let pw = call.decode(&args.password);
+    let data = call.rx.get_mut(pw.clone()).unwrap_or(&mut []);
+    if !base64::validate(data) {
+        return Err(QgaError::generic("Base64 data contains invalid characters"));
+    }
+    let n = base64::decode_in_place(data);
+    let rx: &[u8] = call.rx;
+    let password = rx.get(pw.start..pw.start.saturating_add(n)).unwrap_or(&[]);
+    if !args.crypted && password.contains(&b'\n') {
+        return Err(QgaError::generic("forbidden characters in raw password"));
+    }
+    let username = text(rx, &user);
+    if username.contains(['\n', ':']) {
+        return Err(QgaError::generic("forbidden characters in username"));
+    }
+    let board = call
+        .platform
+        .passwords()
+        .ok_or_else(QgaError::unsupported)?;
+    board
+        .set_password(username, password, args.crypted)
+        .map_err(|e| user_error(e, &user, "child process has failed to set user password"))?;
+    call.out.str("{}");
+    Ok(Flow::Done)
+}
+
+/// A board failure about `user`'s account.
+fn user_error(e: HookError, user: &Range<usize>, context: &'static str) -> QgaError {
+    match e {
+        HookError::NoUser => QgaError::generic("failed to lookup user '")
+            .req(user.clone())
+            .lit("'"),
+        other => failed(other, context),
+    }
+}
+
+/// A board failure on `user`'s `authorized_keys`.
+fn keys_error(e: HookError, user: &Range<usize>, doing: &'static str) -> QgaError {
+    match e {
+        HookError::Errno(errno) => QgaError::generic(doing)
+            .lit(" '~")
+            .req(user.clone())
+            .lit("/.ssh/authorized_keys'")
+            .errno(errno),
+        other => user_error(other, user, doing),
+    }
+}
+
+/// qemu-ga's key check: no comment, no newline.
+fn check_keys(keys: &StrList<'_>) -> Result<(), QgaError> {
+    for k in keys.iter() {
+        let mut bytes = k.bytes();
+        let bad = bytes.clone().next() == Some(b'#') || bytes.any(|b| b == b'\n');
+        if bad {
+            return Err(QgaError::generic("invalid OpenSSH public key: '")
+                .req_str(k.token())
+                .lit("'"));
+        }
+    }
+    Ok(())
+}
+
+fn get_keys(call: &mut Call<'_, '_>, args: GetKeysArgs) -> Result<Flow, QgaError> {
+    let user = call.decode(&args.username);
+    let rx: &[u8] = call.rx;
+    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
+    let out = &mut call.out;
+    out.str("{\"keys\": [");
+    let mut first = true;
+    board
+        .authorized_keys(text(rx, &user), &mut |key: &str| {
+            let mark = out.len();
+            if !first {
+                out.str(", ");
+            }
+            out.quoted(key.as_bytes());
+            // Keys that do not fit the reply buffer are left out (the list
+            // is read once: a file that changes between pieces would
+            // repeat or lose keys).
+            if out.ok() && out.remaining() >= 2 {
+                first = false;
+                ControlFlow::Continue(())
+            } else {
+                out.truncate(mark);
+                ControlFlow::Break(())
+            }
+        })
+        .map_err(|e| keys_error(e, &user, "failed to read"))?;
+    out.str("]}");
+    Ok(Flow::Done)
+}
+
+fn add_keys(call: &mut Call<'_, '_>, args: AddKeysArgs) -> Result<Flow, QgaError> {
+    let user = call.decode(&args.username);
+    let rx: &[u8] = call.rx;
+    let keys = StrList::new(rx, Some(args.keys.span()));
+    check_keys(&keys)?;
+    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
+    board
+        .add_keys(text(rx, &user), &keys, args.reset.unwrap_or(false))
+        .map_err(|e| keys_error(e, &user, "failed to write to"))?;
+    call.out.str("{}");
+    Ok(Flow::Done)
+}
+
+fn remove_keys(call: &mut Call<'_, '_>, args: RemoveKeysArgs) -> Result<Flow, QgaError> {
+    let user = call.decode(&args.username);
+    let rx: &[u8] = call.rx;
+    let keys = StrList::new(rx, Some(args.keys.span()));
+    check_keys(&keys)?;
+    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
+    board
+        .remove_keys(text(rx, &user), &keys)
+        .map_err(|e| keys_error(e, &user, "failed to write to"))?;
+    call.out.str("{}");
+    Ok(Flow::Done)
+}
