@@ -4,6 +4,9 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir");
     let script = format!("{dir}/../../linker/qemu-x86_64.ld");
     println!("cargo:rerun-if-changed={script}");
+    // The machine script INCLUDEs the shared layout from the same directory.
+    println!("cargo:rerun-if-changed={dir}/../../linker/common.ld");
+    println!("cargo:rustc-link-arg-bins=-L{dir}/../../linker");
     println!("cargo:rustc-link-arg-bins=-T{script}");
     println!("cargo:rustc-link-arg-bins=--no-pie");
     // The host name the image reports, chosen at build time.
