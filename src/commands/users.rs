@@ -6,7 +6,8 @@
 //! user name (`forbidden characters in …`), and each SSH key (`invalid
 //! OpenSSH public key: '<key>'` for a comment or a key with a newline). The
 //! board's [`crate::platform::Passwords`] and [`crate::platform::SshKeys`]
-//! then do the work; a missing user is `failed to lookup user '<name>'`.
+//! then do the work; a missing user is `failed to lookup user '<name>':
+//! Success`, qemu-ga's words (glib reports it with errno 0).
 //!
 //! Differences: qemu-ga names the file in I/O errors
 //! (`/home/u/.ssh/authorized_keys`); the core does not know the home
@@ -111,9 +112,11 @@ fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Result<Flow, Qga
 /// A board failure about `user`'s account.
 fn user_error(e: HookError, user: &Range<usize>, context: &'static str) -> QgaError {
     match e {
+        // glib reports a missing user with errno 0, so qemu-ga says
+        // "Success" (observed).
         HookError::NoUser => QgaError::generic("failed to lookup user '")
             .req(user.clone())
-            .lit("'"),
+            .lit("': Success"),
         other => failed(other, context),
     }
 }

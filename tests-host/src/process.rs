@@ -171,25 +171,38 @@ impl Client {
         self.stream.write_all(bytes).expect("send");
     }
 
-    /// Reads one reply line (skipping a leading 0xFF sentinel), parsed.
+    /// Reads one reply line as it came, 0xFF sentinel and newline included.
     /// Panics after the read timeout.
-    pub fn reply(&mut self) -> Value {
+    pub fn raw_reply(&mut self) -> Vec<u8> {
         loop {
             if let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
-                line.pop();
-                if line.first() == Some(&0xFF) {
-                    line.remove(0);
-                }
-                return serde_json::from_slice(&line).unwrap_or_else(|e| {
-                    panic!("bad reply {:?}: {e}", String::from_utf8_lossy(&line))
-                });
+                return self.buf.drain(..=nl).collect();
             }
             let mut chunk = [0u8; 65536];
             let n = self.stream.read(&mut chunk).expect("read reply");
             assert!(n > 0, "connection closed while waiting for a reply");
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Reads one reply line (skipping a leading 0xFF sentinel), parsed.
+    /// Panics after the read timeout.
+    pub fn reply(&mut self) -> Value {
+        let mut line = self.raw_reply();
+        line.pop();
+        if line.first() == Some(&0xFF) {
+            line.remove(0);
+        }
+        serde_json::from_slice(&line)
+            .unwrap_or_else(|e| panic!("bad reply {:?}: {e}", String::from_utf8_lossy(&line)))
+    }
+
+    /// Sends a request (JSON text plus newline) and returns its reply line
+    /// exactly as it came.
+    pub fn call_raw(&mut self, json: &str) -> Vec<u8> {
+        self.send(json.as_bytes());
+        self.send(b"\n");
+        self.raw_reply()
     }
 
     /// Reads everything that arrives until `quiet` passes with no data.

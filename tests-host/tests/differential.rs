@@ -118,6 +118,16 @@ const CASES: &[&[u8]] = &[
     b"{\"execute\":\"guest-exec-status\",\"arguments\":{}}",
     b"{\"execute\":\"guest-get-memory-block-info\",\"arguments\":{\"x\":null}}",
     b"{\"execute\":\"guest-shutdown\",\"arguments\":{\"mode\":\"x\"}}",
+    // Commands qemu-ga added after 4.2: argument checks and refusals.
+    b"{\"execute\":\"guest-ssh-get-authorized-keys\"}",
+    b"{\"execute\":\"guest-ssh-get-authorized-keys\",\"arguments\":{\"username\":5}}",
+    b"{\"execute\":\"guest-ssh-get-authorized-keys\",\"arguments\":{\"username\":\"nanoqga-no-such-user\"}}",
+    b"{\"execute\":\"guest-ssh-add-authorized-keys\",\"arguments\":{\"username\":\"root\",\"keys\":[\"k\"]},\"id\":1}",
+    b"{\"execute\":\"guest-ssh-remove-authorized-keys\",\"arguments\":{}}",
+    b"{\"execute\":\"guest-get-cpustats\",\"arguments\":{\"x\":1}}",
+    b"{\"execute\":\"guest-get-diskstats\",\"id\":3,\"arguments\":{\"y\":2}}",
+    b"{\"execute\":\"guest-get-disks\",\"arguments\":{\"z\":[]}}",
+    b"{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/true\",\"capture-output\":true,\"x\":1}}",
 ];
 
 fn agents() -> Option<(Proc, Proc)> {
@@ -175,6 +185,63 @@ fn replies_are_byte_identical_to_qemu_ga() {
     );
 }
 
+/// The names of `v`'s object members, depth first (values ignored), as a
+/// key-order fingerprint.
+fn key_order(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                key_order(x, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| key_order(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn later_commands_have_qemu_shapes_and_key_order() {
+    let Some((q, n)) = agents() else { return };
+    // tests-host's serde_json keeps member order (feature preserve_order).
+    let keys = |p: &Proc, req: &str| {
+        let mut c = p.connect();
+        let raw = c.call_raw(req);
+        let v: serde_json::Value = serde_json::from_slice(&raw[..raw.len() - 1]).expect("json");
+        let mut names = Vec::new();
+        key_order(&v, &mut names);
+        (names, v)
+    };
+    for req in [
+        r#"{"execute":"guest-get-cpustats"}"#,
+        r#"{"execute":"guest-get-diskstats"}"#,
+    ] {
+        let (a, va) = keys(&q, req);
+        let (b, vb) = keys(&n, req);
+        assert!(va["return"].is_array() && vb["return"].is_array(), "{req}");
+        assert_eq!(
+            va["return"].as_array().map(Vec::len),
+            vb["return"].as_array().map(Vec::len),
+            "{req}: entries"
+        );
+        assert_eq!(a, b, "{req}: member order");
+    }
+    // Disks: the same disks and partitions; nanoqga also reads the serial
+    // from sysfs, where qemu-ga needs udev's database.
+    let (_, va) = keys(&q, r#"{"execute":"guest-get-disks"}"#);
+    let (_, vb) = keys(&n, r#"{"execute":"guest-get-disks"}"#);
+    let strip = |v: &serde_json::Value| {
+        let mut v = v["return"].clone();
+        for d in v.as_array_mut().into_iter().flatten() {
+            if let Some(a) = d.get_mut("address").and_then(|a| a.as_object_mut()) {
+                a.remove("serial");
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&va), strip(&vb));
+}
+
 #[test]
 fn file_session_is_byte_identical_to_qemu_ga() {
     let Some((q, n)) = agents() else { return };
@@ -200,15 +267,17 @@ fn file_session_is_byte_identical_to_qemu_ga() {
         r#"{"execute":"guest-file-open","arguments":{"path":"foo","mode":"a+"}}"#,
         r#"{"execute":"guest-file-read","arguments":{"handle":1002}}"#,
     ];
+    // Raw reply bytes: key order, spacing and escapes count.
     let run = |p: &Proc| {
         let mut c = p.connect();
         session
             .iter()
-            .map(|r| c.call(r).to_string())
+            .map(|r| String::from_utf8_lossy(&c.call_raw(r)).into_owned())
             .collect::<Vec<_>>()
     };
     let a = run(&q);
     let b = run(&n);
+    assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert_eq!(x, y, "request {}: {}", i, session[i]);
     }

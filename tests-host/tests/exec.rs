@@ -266,3 +266,51 @@ fn status_with_large_output_streams_through_one_byte_transport() {
     assert_eq!(s["exited"], true);
     assert!(b64decode(s["out-data"].as_str().unwrap()).starts_with(b"step 1\n"));
 }
+
+#[test]
+fn capture_output_modes_of_qemu_ga_8_1() {
+    let mut h = Harness::mock();
+    let run = |h: &mut Harness, mode: &str| {
+        let pid = exec(
+            h,
+            &format!(r#"{{"path":"/bin/both","capture-output":{mode}}}"#),
+        );
+        wait(h, pid)
+    };
+    let sep = run(&mut h, "true");
+    assert_eq!(b64decode(sep["out-data"].as_str().unwrap()), b"out\n");
+    assert_eq!(b64decode(sep["err-data"].as_str().unwrap()), b"err\n");
+    assert_eq!(run(&mut h, r#""separated""#), sep);
+    let merged = run(&mut h, r#""merged""#);
+    assert_eq!(
+        b64decode(merged["out-data"].as_str().unwrap()),
+        b"out\nerr\n"
+    );
+    assert!(merged.get("err-data").is_none());
+    let out = run(&mut h, r#""stdout""#);
+    assert!(out.get("out-data").is_some() && out.get("err-data").is_none());
+    let err = run(&mut h, r#""stderr""#);
+    assert!(err.get("out-data").is_none() && err.get("err-data").is_some());
+    for none in [r#""none""#, "false"] {
+        let r = run(&mut h, none);
+        assert!(r.get("out-data").is_none() && r.get("err-data").is_none());
+    }
+}
+
+#[test]
+fn running_program_sets_the_poll_delay() {
+    let mut h = Harness::mock();
+    assert_eq!(h.agent.poll_delay(), None);
+    let pid = exec(&mut h, r#"{"path":"/bin/sleep"}"#);
+    assert_eq!(h.agent.poll_delay(), Some(nanoqga_testkit_sleep()));
+    let done = wait(&mut h, pid);
+    assert_eq!(done["exitcode"], 0);
+    assert_eq!(h.agent.poll_delay(), None);
+    // A program that works in slices asks for no delay at all.
+    exec(&mut h, r#"{"path":"/usr/libexec/nanoqga/health-check"}"#);
+    assert_eq!(h.agent.poll_delay(), Some(std::time::Duration::ZERO));
+}
+
+fn nanoqga_testkit_sleep() -> std::time::Duration {
+    nanoqga_tests_host::SLEEP_STEP
+}

@@ -739,3 +739,34 @@ fn socket_client_sees_replies_in_order_when_pipelining() {
         assert_eq!(line, format!("{{\"return\": {i}}}").as_bytes());
     }
 }
+
+#[test]
+fn host_answers_later_read_only_commands_from_the_os() {
+    let (_p, mut c) = host(&[]);
+    let load = ok(&mut c, r#"{"execute":"guest-get-load"}"#);
+    for k in ["load1m", "load5m", "load15m"] {
+        assert!(load[k].as_f64().is_some_and(|v| v >= 0.0), "{load}");
+    }
+    let cpus = ok(&mut c, r#"{"execute":"guest-get-cpustats"}"#);
+    assert!(!cpus.as_array().unwrap().is_empty());
+    assert_eq!(cpus[0]["type"], "linux");
+    let stats = ok(&mut c, r#"{"execute":"guest-get-diskstats"}"#);
+    assert!(stats.as_array().is_some());
+    let routes = ok(&mut c, r#"{"execute":"guest-network-get-route"}"#);
+    for r in routes.as_array().unwrap() {
+        assert!(r["version"] == 4 || r["version"] == 6, "{r}");
+    }
+    let disks = ok(&mut c, r#"{"execute":"guest-get-disks"}"#);
+    assert!(disks.as_array().is_some());
+    // Reading keys works; changing them would change the host.
+    let r = c.call(r#"{"execute":"guest-ssh-get-authorized-keys","arguments":{"username":"nanoqga-no-such-user"}}"#);
+    assert_eq!(
+        error_of(&r).unwrap().1,
+        "failed to lookup user 'nanoqga-no-such-user': Success"
+    );
+    let r = c.call(r#"{"execute":"guest-ssh-add-authorized-keys","arguments":{"username":"root","keys":["algo k"]}}"#);
+    assert_eq!(
+        error_of(&r).unwrap().1,
+        "this feature or command is not currently supported"
+    );
+}

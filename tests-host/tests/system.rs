@@ -167,3 +167,84 @@ fn every_info_command_without_hooks_is_not_supported() {
         );
     }
 }
+
+#[test]
+fn load_has_the_three_averages_in_qemu_key_order() {
+    let mut h = Harness::mock();
+    assert_eq!(
+        text(&mut h, "guest-get-load"),
+        "{\"return\": {\"load15m\": 1, \"load5m\": 0.5, \"load1m\": 0.25}}\n"
+    );
+}
+
+#[test]
+fn cpustats_entries_are_type_linux_in_qemu_key_order() {
+    let mut h = Harness::mock();
+    let t = text(&mut h, "guest-get-cpustats");
+    assert!(t.starts_with(
+        "{\"return\": [{\"cpu\": 0, \"idle\": 1000, \"steal\": 0, \"iowait\": 1, \"system\": 50, \"guest\": 0, \"nice\": 0, \"irq\": 2, \"type\": \"linux\", \"user\": 100, \"softirq\": 3}, {\"cpu\": 1"
+    ), "{t}");
+}
+
+#[test]
+fn diskstats_have_counters_the_board_knows_only() {
+    let mut h = Harness::mock();
+    assert_eq!(
+        text(&mut h, "guest-get-diskstats"),
+        "{\"return\": [{\"name\": \"vda\", \"stats\": {\"write-ios\": 5, \"read-ios\": 10, \"write-sectors\": 40, \"read-sectors\": 80}, \"minor\": 0, \"major\": 254}]}\n"
+    );
+}
+
+#[test]
+fn disks_list_partitions_dependencies_and_addresses() {
+    let mut h = Harness::mock();
+    let t = text(&mut h, "guest-get-disks");
+    assert_eq!(
+        t,
+        "{\"return\": [{\"name\": \"/dev/vda1\", \"dependencies\": [\"/dev/vda\"], \"partition\": true}, {\"name\": \"/dev/vda\", \"dependencies\": [], \"partition\": false, \"address\": {\"serial\": \"MOCK-SERIAL\", \"bus-type\": \"virtio\", \"bus\": 0, \"unit\": 0, \"pci-controller\": {\"bus\": 0, \"slot\": 5, \"domain\": 0, \"function\": 0}, \"dev\": \"/dev/vda\", \"target\": 0}}]}\n"
+    );
+}
+
+#[test]
+fn routes_have_qemu_key_order() {
+    let mut h = Harness::mock();
+    assert_eq!(
+        text(&mut h, "guest-network-get-route"),
+        "{\"return\": [{\"flags\": 3, \"metric\": 100, \"refcnt\": 0, \"window\": 0, \"version\": 4, \"iface\": \"eth0\", \"destination\": \"0.0.0.0\", \"irtt\": 0, \"gateway\": \"10.0.2.2\", \"use\": 0, \"mtu\": 0, \"mask\": \"0.0.0.0\"}]}\n"
+    );
+}
+
+#[test]
+fn devices_without_the_capability_are_not_supported() {
+    // The mock board's system information has no devices (qemu-ga lists
+    // them on Windows only).
+    let mut h = Harness::mock();
+    assert_eq!(
+        h.err(r#"{"execute":"guest-get-devices"}"#).1,
+        "this feature or command is not currently supported"
+    );
+}
+
+#[test]
+fn later_commands_without_capabilities_are_not_supported() {
+    let storage: &'static mut nanoqga_tests_host::SmallStorage =
+        Box::leak(Box::new(Storage::new()));
+    let mut h = Harness::from_agent(Agent::new(
+        storage,
+        MockPlatform::bare(),
+        AgentConfig::default(),
+    ));
+    for cmd in [
+        "guest-get-disks",
+        "guest-get-diskstats",
+        "guest-get-cpustats",
+        "guest-get-load",
+        "guest-network-get-route",
+    ] {
+        assert_eq!(
+            h.err(&format!(r#"{{"execute":"{cmd}"}}"#)).1,
+            "this feature or command is not currently supported",
+            "{cmd}"
+        );
+    }
+}

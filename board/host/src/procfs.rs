@@ -147,6 +147,7 @@ struct Disk {
     partition: bool,
     dependencies: Option<Vec<String>>,
     alias: Option<String>,
+    address: Option<Address>,
 }
 
 fn names_in(dir: &std::path::Path) -> Vec<String> {
@@ -186,11 +187,21 @@ fn list_disks(root: &std::path::Path) -> Result<Vec<Disk>, HookError> {
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        // Addresses only for non-virtual devices, as qemu-ga.
+        let virtual_dev = std::fs::canonicalize(&dir)
+            .map(|p| p.to_string_lossy().contains("/devices/virtual/block/"))
+            .unwrap_or(true);
+        let address = if virtual_dev {
+            None
+        } else {
+            device_addresses(&dir).1.into_iter().next()
+        };
         out.push(Disk {
             name: dev.clone(),
             partition: false,
             dependencies,
             alias,
+            address,
         });
         for part in names_in(&dir) {
             let rest = part.strip_prefix(name.as_str()).unwrap_or("");
@@ -206,6 +217,7 @@ fn list_disks(root: &std::path::Path) -> Result<Vec<Disk>, HookError> {
                 partition: true,
                 dependencies: Some(vec![dev.clone()]),
                 alias: None,
+                address: None,
             });
         }
     }
@@ -225,7 +237,7 @@ pub fn disks(f: &mut dyn FnMut(&DiskInfo<'_>) -> ControlFlow<()>) -> Result<(), 
             name: &d.name,
             partition: d.partition,
             dependencies: deps.as_deref(),
-            address: None,
+            address: d.address.as_ref().map(Address::record),
             alias: d.alias.as_deref(),
         };
         if f(&info).is_break() {
@@ -476,4 +488,233 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&root);
     }
+}
+
+/// A disk's address as qemu-ga derives it from sysfs
+/// (`build_guest_fsinfo_for_real_device`), owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    /// `pci-controller` (-1 where unknown).
+    pub pci: nanoqga::platform::PciAddress,
+    /// `bus-type`.
+    pub bus_type: &'static str,
+    /// `bus`, `target`, `unit`.
+    pub bus: i64,
+    /// `target`
+    pub target: i64,
+    /// `unit`
+    pub unit: i64,
+    /// `serial` (udev's ID_SERIAL; here the device's `serial` attribute).
+    pub serial: Option<String>,
+    /// `dev`: the device node.
+    pub dev: Option<String>,
+}
+
+impl Address {
+    /// The record the core renders.
+    pub fn record(&self) -> nanoqga::platform::DiskAddress<'_> {
+        nanoqga::platform::DiskAddress {
+            pci_controller: self.pci,
+            bus_type: self.bus_type,
+            bus: self.bus,
+            target: self.target,
+            unit: self.unit,
+            serial: self.serial.as_deref(),
+            dev: self.dev.as_deref(),
+        }
+    }
+}
+
+/// Parses `DDDD:BB:SS.F` at the start of `s`; returns it and its length.
+fn pci_bdf(s: &str) -> Option<([i64; 4], usize)> {
+    let end = s.find('/').unwrap_or(s.len());
+    let part = &s[..end];
+    let (dom, rest) = part.split_once(':')?;
+    let (bus, rest) = rest.split_once(':')?;
+    let (slot, func) = rest.split_once('.')?;
+    let hex = |x: &str| i64::from_str_radix(x, 16).ok();
+    Some(([hex(dom)?, hex(bus)?, hex(slot)?, hex(func)?], end))
+}
+
+/// The basename of the `driver` link of the device at `path`.
+fn driver_of(path: &str) -> Option<String> {
+    std::fs::read_link(format!("{path}/driver"))
+        .ok()
+        .and_then(|l| l.file_name().map(|n| n.to_string_lossy().into_owned()))
+}
+
+/// Sorted numbers of the `host<N>` (or `ata<N>`) entries in `dir`.
+fn host_numbers(dir: &str, ata: bool) -> Vec<u32> {
+    let prefix = if ata { "ata" } else { "host" };
+    let mut v: Vec<u32> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_prefix(prefix))
+                        .and_then(|n| n.parse().ok())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_unstable();
+    v
+}
+
+/// qemu-ga's `build_guest_fsinfo_for_pci_dev` over a resolved sysfs path.
+fn pci_address(syspath: &str, a: &mut Address) -> bool {
+    let Some(at) = syspath.find("/devices/pci") else {
+        return false;
+    };
+    // "/devices/pci0000:00/0000:00:02.0/..."
+    let after = &syspath[at + 12..];
+    let Some(slash) = after.find('/') else {
+        return false;
+    };
+    let mut pos = at + 12 + slash + 1;
+    let Some((mut pci, len)) = pci_bdf(&syspath[pos..]) else {
+        return false;
+    };
+    pos += len;
+    let driver = loop {
+        match driver_of(&syspath[..pos]) {
+            Some(d)
+                if ["ata_piix", "sym53c8xx", "virtio-pci", "ahci", "nvme"]
+                    .contains(&d.as_str()) =>
+            {
+                break d;
+            }
+            _ => {}
+        }
+        match syspath[pos..].strip_prefix('/').and_then(pci_bdf) {
+            Some((p, len)) => {
+                pci = p;
+                pos += 1 + len;
+            }
+            None => return false,
+        }
+    };
+    // ".../target0:0:1/0:0:1:0" -> (channel, target, lun) of the last part.
+    let tgt: Option<[i64; 3]> = syspath.find("/target").and_then(|t| {
+        let rest = &syspath[t + 7..];
+        let lun = rest.split('/').nth(1)?;
+        let f: Vec<i64> = lun
+            .split(':')
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        (f.len() == 4).then(|| [f[1], f[2], f[3]])
+    });
+    let (host_at, ata) = match syspath.find("/ata") {
+        Some(p) => (Some(p), true),
+        None => (syspath.find("/host"), false),
+    };
+    let host: Option<(u32, Vec<u32>)> = host_at.and_then(|p| {
+        let digits: String = syspath[p + if ata { 4 } else { 5 }..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let n = digits.parse().ok()?;
+        Some((n, host_numbers(&syspath[..p], ata)))
+    });
+    let index = |host: &Option<(u32, Vec<u32>)>| -> Option<i64> {
+        let (n, all) = host.as_ref()?;
+        all.iter().position(|h| h == n).map(|i| i as i64)
+    };
+    a.pci = nanoqga::platform::PciAddress {
+        domain: pci[0],
+        bus: pci[1],
+        slot: pci[2],
+        function: pci[3],
+    };
+    match driver.as_str() {
+        "ata_piix" => {
+            let (Some(bus), Some(t)) = (index(&host), tgt) else {
+                return false;
+            };
+            a.bus_type = "ide";
+            a.bus = bus;
+            a.unit = t[1];
+        }
+        "sym53c8xx" => {
+            let Some(t) = tgt else { return false };
+            a.bus_type = "scsi";
+            a.unit = t[1];
+        }
+        "virtio-pci" => match tgt {
+            Some(t) => {
+                a.bus_type = "scsi";
+                a.unit = t[2];
+            }
+            None => a.bus_type = "virtio",
+        },
+        "ahci" => {
+            let (Some(unit), Some(_)) = (index(&host), tgt) else {
+                return false;
+            };
+            a.bus_type = "sata";
+            a.unit = unit;
+        }
+        _ => a.bus_type = "nvme",
+    }
+    true
+}
+
+/// The addresses of the disks under the block device at `devpath` (a
+/// sysfs path), as qemu-ga's `build_guest_fsinfo_for_device` lists them:
+/// one for a real device, the slaves' (recursively, 8 levels at most) for
+/// a virtual one, newest first. Returns the device's name too.
+pub fn device_addresses(devpath: &std::path::Path) -> (Option<String>, Vec<Address>) {
+    let mut out = Vec::new();
+    let name = std::fs::canonicalize(devpath)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    collect_addresses(devpath, &mut out, 0);
+    (name, out)
+}
+
+fn collect_addresses(devpath: &std::path::Path, out: &mut Vec<Address>, depth: u32) {
+    let Ok(real) = std::fs::canonicalize(devpath) else {
+        return;
+    };
+    let syspath = real.to_string_lossy().into_owned();
+    if syspath.contains("/devices/virtual/block/") {
+        if depth >= 8 {
+            return;
+        }
+        for s in names_in(&real.join("slaves")) {
+            collect_addresses(&real.join("slaves").join(s), out, depth + 1);
+        }
+        return;
+    }
+    let name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let serial = ["serial", "device/serial"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(real.join(f)).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty());
+    let mut a = Address {
+        pci: nanoqga::platform::PciAddress {
+            domain: -1,
+            bus: -1,
+            slot: -1,
+            function: -1,
+        },
+        bus_type: "unknown",
+        bus: 0,
+        target: 0,
+        unit: 0,
+        serial,
+        dev: Some(format!("/dev/{name}")),
+    };
+    if syspath.contains("/devices/pci") {
+        pci_address(&syspath, &mut a);
+    } else if syspath.contains("/virtio") && syspath.contains("/block") {
+        a.bus_type = "virtio";
+    }
+    // qemu-ga prepends each address.
+    out.insert(0, a);
 }

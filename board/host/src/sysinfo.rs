@@ -9,8 +9,8 @@
 //!   `online` file means online and not offlinable);
 //! * memory blocks: `/sys/devices/system/memory`;
 //! * file systems: `/proc/self/mountinfo`, real devices only (major != 0),
-//!   sizes from statvfs; the `disk` list is left empty (the sysfs walk that
-//!   qemu-ga does for disk addresses is not implemented);
+//!   sizes from statvfs, disk addresses from sysfs as qemu-ga walks it
+//!   (`procfs::device_addresses`);
 //! * interfaces: getifaddrs() in its order, counters from `/proc/net/dev`.
 
 use std::ffi::CStr;
@@ -315,16 +315,19 @@ pub fn fs_info(f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>) -> Result<(), 
         }
         let mountpoint = unescape_mount(l[4]);
         let fs_type = r[0];
-        let name = std::fs::canonicalize(format!("/sys/dev/block/{}", l[2]))
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| {
-                r.get(1)
-                    .copied()
-                    .unwrap_or("")
-                    .trim_start_matches("/dev/")
-                    .to_string()
-            });
+        let devpath = format!("/sys/dev/block/{}", l[2]);
+        let (name, addresses) = crate::procfs::device_addresses(std::path::Path::new(&devpath));
+        let name = name.unwrap_or_else(|| {
+            r.get(1)
+                .copied()
+                .unwrap_or("")
+                .trim_start_matches("/dev/")
+                .to_string()
+        });
+        let disks: Vec<_> = addresses
+            .iter()
+            .map(crate::procfs::Address::record)
+            .collect();
         let (used, total) = statvfs(&mountpoint);
         let info = FsInfo {
             name: &name,
@@ -332,7 +335,7 @@ pub fn fs_info(f: &mut dyn FnMut(&FsInfo<'_>) -> ControlFlow<()>) -> Result<(), 
             fs_type,
             used_bytes: used,
             total_bytes: total,
-            disks: &[],
+            disks: &disks,
         };
         if f(&info).is_break() {
             break;

@@ -54,7 +54,7 @@ mod serial;
 
 use std::collections::VecDeque;
 
-pub use board::{MemFiles, MockAddress, MockPlatform, MockPrograms};
+pub use board::{MOCK_DISK, MemFiles, MockAddress, MockPlatform, MockPrograms, SLEEP_STEP};
 use nanoqga::{Agent, AgentConfig, Event, Platform, Poll, Storage};
 use serde_json::Value;
 pub use serial::MockSerial;
