@@ -349,7 +349,7 @@ impl<'s, P: Platform> Agent<'s, P> {
     /// Records that `n` bytes were written into [`Agent::input_space`].
     pub fn input_received(&mut self, n: usize) {
         self.rx.commit(n);
-        self.stats.bytes_in = self.stats.bytes_in.saturating_add(n as u64);
+        self.stats.bytes_in = self.stats.bytes_in.wrapping_add(n as u64);
     }
 
     /// Runs the agent once; see the module documentation.
@@ -392,7 +392,7 @@ impl<'s, P: Platform> Agent<'s, P> {
 
     fn event(&mut self, e: Event) {
         if !self.events.push(e) {
-            self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
+            self.stats.events_dropped = self.stats.events_dropped.wrapping_add(1);
         }
     }
 
@@ -447,7 +447,7 @@ impl<'s, P: Platform> Agent<'s, P> {
                 break;
             }
             self.tx.consume(n);
-            self.stats.bytes_out = self.stats.bytes_out.saturating_add(n as u64);
+            self.stats.bytes_out = self.stats.bytes_out.wrapping_add(n as u64);
             progress = true;
         }
         Ok(progress)
@@ -481,8 +481,8 @@ impl<'s, P: Platform> Agent<'s, P> {
     }
 
     fn start_error(&mut self, err: QgaError, id: Option<core::ops::Range<usize>>) {
-        self.stats.errors = self.stats.errors.saturating_add(1);
-        self.stats.replies = self.stats.replies.saturating_add(1);
+        self.stats.errors = self.stats.errors.wrapping_add(1);
+        self.stats.replies = self.stats.replies.wrapping_add(1);
         self.reply = Some(Reply::error(err, id));
     }
 
@@ -547,7 +547,7 @@ impl<'s, P: Platform> Agent<'s, P> {
             let c = &self.config;
             self.enabled = dispatch::enabled(c.commands, &c.policy, self.state.frozen);
         }
-        self.stats.replies = self.stats.replies.saturating_add(1);
+        self.stats.replies = self.stats.replies.wrapping_add(1);
         let ok = matches!(result, Ok(Flow::NoReply)) || (result.is_ok() && fitted);
         self.event(Event::Command {
             name: command.name,
@@ -557,12 +557,12 @@ impl<'s, P: Platform> Agent<'s, P> {
             Ok(Flow::NoReply) => {
                 self.tx.truncate(mark);
                 self.rx.release();
-                self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
+                self.stats.commands_ok = self.stats.commands_ok.wrapping_add(1);
                 self.stats.replies = self.stats.replies.saturating_sub(1);
             }
             Ok(flow) if fitted => {
                 self.tx.commit(written);
-                self.stats.commands_ok = self.stats.commands_ok.saturating_add(1);
+                self.stats.commands_ok = self.stats.commands_ok.wrapping_add(1);
                 let value = match flow {
                     Flow::More(c) => Some(c),
                     _ => None,

@@ -203,7 +203,7 @@ macro_rules! arguments {
                 let mut i = 0usize;
                 $(
                     let $field = <$ty as $crate::args::Arg>::decode(buf, spans.get(i));
-                    i = i.saturating_add(1);
+                    i = i.wrapping_add(1);
                 )*
                 $name { $($field,)* }
             }

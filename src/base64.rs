@@ -100,7 +100,7 @@ fn decode(buf: &mut [u8], strict: bool) -> Option<usize> {
             }
         }
         let Some(&c) = buf.get(r) else { break };
-        r = r.saturating_add(1);
+        r = r.wrapping_add(1);
         let rank = match rank_of(c) {
             BAD if strict => return None,
             BAD | SKIP => continue,
@@ -110,7 +110,7 @@ fn decode(buf: &mut [u8], strict: bool) -> Option<usize> {
         last1 = last0;
         last0 = c;
         v = (v << 6) | rank;
-        n = n.saturating_add(1);
+        n = n.wrapping_add(1);
         if n == 4 {
             let [_, b0, b1, b2] = v.to_be_bytes();
             // glib drops the second byte when the quantum's third character
@@ -121,7 +121,7 @@ fn decode(buf: &mut [u8], strict: bool) -> Option<usize> {
                     if let Some(slot) = buf.get_mut(w) {
                         *slot = b;
                     }
-                    w = w.saturating_add(1);
+                    w = w.wrapping_add(1);
                 }
             }
             n = 0;
@@ -153,12 +153,12 @@ fn decode_groups(buf: &mut [u8], mut r: usize, mut w: usize) -> (usize, usize) {
             let (v, false) = group(c8) else {
                 break;
             };
-            let Some(dst) = buf.get_mut(w..w.saturating_add(6)) else {
+            let Some(dst) = buf.get_mut(w..w.wrapping_add(6)) else {
                 break;
             };
             dst.copy_from_slice(&v);
-            r = r.saturating_add(8);
-            w = w.saturating_add(6);
+            r = r.wrapping_add(8);
+            w = w.wrapping_add(6);
             continue;
         }
         // Blocks of 4 groups. In a block with a character that is not
@@ -173,21 +173,21 @@ fn decode_groups(buf: &mut [u8], mut r: usize, mut w: usize) -> (usize, usize) {
                 let (v, bad) = group(<[u8; 8]>::try_from(c8).unwrap_or([0; 8]));
                 o6.copy_from_slice(&v);
                 clean &= !bad;
-                lead = lead.saturating_add(usize::from(clean));
+                lead = lead.wrapping_add(usize::from(clean));
             }
             if !clean {
                 break;
             }
             lead = 0;
-            done = done.saturating_add(1);
+            done = done.wrapping_add(1);
         }
-        r = r.saturating_add(
+        r = r.wrapping_add(
             done.saturating_mul(32)
-                .saturating_add(lead.saturating_mul(8)),
+                .wrapping_add(lead.saturating_mul(8)),
         );
-        w = w.saturating_add(
+        w = w.wrapping_add(
             done.saturating_mul(24)
-                .saturating_add(lead.saturating_mul(6)),
+                .wrapping_add(lead.saturating_mul(6)),
         );
         if done < room {
             break;

@@ -132,7 +132,7 @@ pub fn stray(buf: &[u8], token: Range<usize>) -> QgaError {
     let text = buf.get(token.clone()).unwrap_or(&[]);
     let cut = text.iter().position(|&b| b == 0).unwrap_or(text.len());
     QgaError::generic("JSON parse error, stray '")
-        .req(token.start..token.start.saturating_add(cut))
+        .req(token.start..token.start.wrapping_add(cut))
         .lit("'")
 }
 

@@ -129,7 +129,7 @@ impl QgaError {
     fn push(&mut self, p: Piece) {
         if let Some(slot) = self.pieces.get_mut(usize::from(self.len)) {
             *slot = p;
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1);
         }
     }
 
@@ -242,7 +242,7 @@ impl ParamName {
     fn push(&mut self, p: Piece) {
         if let Some(slot) = self.pieces.get_mut(usize::from(self.len)) {
             *slot = p;
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1);
         }
     }
 

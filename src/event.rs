@@ -51,7 +51,7 @@ impl Events {
             *slot = Some(e);
         }
         if self.len < EVENT_QUEUE {
-            self.len = self.len.saturating_add(1);
+            self.len = self.len.wrapping_add(1);
             true
         } else {
             self.head = self.head.wrapping_add(1) % EVENT_QUEUE;

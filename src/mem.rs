@@ -14,13 +14,13 @@ pub(crate) fn move_down(buf: &mut [u8], from: usize, end: usize) {
         return;
     }
     let mut at = 0usize;
-    while at.saturating_add(from) < end {
+    while at.wrapping_add(from) < end {
         let n = from.min(end.saturating_sub(at).saturating_sub(from));
-        let (dst, src) = buf.split_at_mut(at.saturating_add(from));
-        if let (Some(d), Some(s)) = (dst.get_mut(at..at.saturating_add(n)), src.get(..n)) {
+        let (dst, src) = buf.split_at_mut(at.wrapping_add(from));
+        if let (Some(d), Some(s)) = (dst.get_mut(at..at.wrapping_add(n)), src.get(..n)) {
             d.copy_from_slice(s);
         }
-        at = at.saturating_add(n);
+        at = at.wrapping_add(n);
     }
 }
 

@@ -124,7 +124,7 @@ fn echo_escapes(s: &Str<'_>, io: &mut ExecIo<'_>) -> bool {
                         Some(d) => {
                             v = v.wrapping_mul(radix).wrapping_add(d);
                             bytes.next();
-                            digits = digits.saturating_add(1);
+                            digits = digits.wrapping_add(1);
                         }
                         None => break,
                     }
@@ -281,7 +281,7 @@ impl MemTest {
             return ExecStatus::Exited(if errors == 0 { 0 } else { 1 });
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let end = start.saturating_add(Self::STEP).min(region.len());
+        let end = start.wrapping_add(Self::STEP).min(region.len());
         let mut found = 0u64;
         if let Some(chunk) = region.get_mut(start..end) {
             // Address-dependent data catches address-line faults as well as
@@ -296,23 +296,23 @@ impl MemTest {
             let chunk = core::hint::black_box(chunk);
             for (i, b) in chunk.iter().enumerate() {
                 if *b != value(i) {
-                    found = found.saturating_add(1);
+                    found = found.wrapping_add(1);
                     if found <= 8 {
                         io.stderr().write(b"health-check: mismatch at +");
-                        io.stderr().write_hex(start.saturating_add(i) as u64);
+                        io.stderr().write_hex(start.wrapping_add(i) as u64);
                         io.stderr().write(b"\n");
                     }
                 }
             }
         }
         let (next_offset, next_pass) = if end >= region.len() {
-            (0, pass.saturating_add(1))
+            (0, pass.wrapping_add(1))
         } else {
             (end as u64, pass)
         };
         state[0] = next_offset;
         state[1] = next_pass;
-        state[2] = errors.saturating_add(found);
+        state[2] = errors.wrapping_add(found);
         ExecStatus::Running(Duration::ZERO)
     }
 }

@@ -341,10 +341,10 @@ fn write_desc(d: &mut Desc<'_>, rx: &[u8], out: &mut Out<'_>) -> bool {
             }
             Piece::ReqStr { start, end } => {
                 // The token body, decoded then escaped.
-                let body_start = (start as usize).saturating_add(1);
+                let body_start = (start as usize).wrapping_add(1);
                 let body_end = (end as usize).saturating_sub(1).max(body_start);
                 let body = rx.get(..body_end).unwrap_or(&[]);
-                let from = body_start.saturating_add(at);
+                let from = body_start.wrapping_add(at);
                 let next = escape_decoded(body, from, out);
                 *d.offset = u32::try_from(next.saturating_sub(body_start)).unwrap_or(u32::MAX);
                 next >= body_end
@@ -363,7 +363,7 @@ fn write_desc(d: &mut Desc<'_>, rx: &[u8], out: &mut Out<'_>) -> bool {
         if !finished {
             return false;
         }
-        *d.piece = d.piece.saturating_add(1);
+        *d.piece = d.piece.wrapping_add(1);
         *d.offset = 0;
     }
     true

@@ -184,9 +184,9 @@ impl<'s> Execs<'s> {
             return (&[], &[]);
         };
         let base = i.saturating_mul(2).saturating_mul(self.per_stream);
-        let out = base..base.saturating_add(s.out_len as usize);
-        let err_base = base.saturating_add(self.per_stream);
-        let err = err_base..err_base.saturating_add(s.err_len as usize);
+        let out = base..base.wrapping_add(s.out_len as usize);
+        let err_base = base.wrapping_add(self.per_stream);
+        let err = err_base..err_base.wrapping_add(s.err_len as usize);
         (
             self.capture.get(out).unwrap_or(&[]),
             self.capture.get(err).unwrap_or(&[]),

@@ -34,7 +34,7 @@ impl<const N: usize> TraceRing<N> {
             if let Some(slot) = self.buf.get_mut(at) {
                 *slot = b;
             }
-            self.total = self.total.saturating_add(1);
+            self.total = self.total.wrapping_add(1);
         }
     }
 
@@ -64,8 +64,8 @@ impl<const N: usize> TraceRing<N> {
             if let (Some(dst), Some(&b)) = (out.get_mut(n), self.buf.get(at)) {
                 *dst = b;
             }
-            n = n.saturating_add(1);
-            pos = pos.saturating_add(1);
+            n = n.wrapping_add(1);
+            pos = pos.wrapping_add(1);
         }
         (n, pos)
     }

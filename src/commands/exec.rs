@@ -84,7 +84,7 @@ fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
                 return Err(QgaError::generic("Base64 data contains invalid characters"));
             }
             let n = base64::decode_in_place(data);
-            r.start..r.start.saturating_add(n)
+            r.start..r.start.wrapping_add(n)
         }
         None => 0..0,
     };
@@ -281,6 +281,6 @@ fn stream_b64(data: &[u8], offset: &mut u32, out: &mut Out<'_>) -> bool {
         }
         let enc = base64::encode(rest.get(..n).unwrap_or(&[]), out.spare()).unwrap_or(0);
         out.advance(enc);
-        *offset = u32::try_from(at.saturating_add(n)).unwrap_or(u32::MAX);
+        *offset = u32::try_from(at.wrapping_add(n)).unwrap_or(u32::MAX);
     }
 }

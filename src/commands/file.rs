@@ -215,7 +215,7 @@ fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
     const HEAD: usize = 44; // {"count": <20 digits>, "buf-b64": "
     const TAIL: usize = 16; // ", "eof": false}
     let avail = out.remaining();
-    let fit = (avail.saturating_sub(HEAD.saturating_add(TAIL)) / 7).saturating_mul(3);
+    let fit = (avail.saturating_sub(HEAD.wrapping_add(TAIL)) / 7).saturating_mul(3);
     let first = want.min(fit);
     let spare = out.spare();
     let (front, back) = spare.split_at_mut(avail.saturating_sub(first));
@@ -280,7 +280,7 @@ impl ReadProgress {
             let enc = base64::encode(raw.get(..n).unwrap_or(&[]), front).unwrap_or(0);
             out.advance(enc);
             self.remaining = self.remaining.saturating_sub(n as u64);
-            self.count = self.count.saturating_add(n as u64);
+            self.count = self.count.wrapping_add(n as u64);
         }
         Ok(())
     }
@@ -337,7 +337,7 @@ fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Result<Flow, QgaError> {
         }
         Some(c) => return Err(QgaError::invalid_value(c, "count")),
     };
-    let bytes = data.start..data.start.saturating_add(count);
+    let bytes = data.start..data.start.wrapping_add(count);
     let rx: &[u8] = call.rx;
     let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
     let n = files

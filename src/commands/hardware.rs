@@ -75,7 +75,7 @@ fn set_vcpus(call: &mut Call<'_, '_>, args: SetVcpusArgs) -> Result<Flow, QgaErr
     for elem in elements(rx, &args.vcpus) {
         let (id, _, online) = id_and_online(rx, &elem, "logical-id");
         match cpus.set_vcpu(id, online) {
-            Ok(()) => processed = processed.saturating_add(1),
+            Ok(()) => processed = processed.wrapping_add(1),
             Err(e) if processed == 0 => return Err(failed(e, "failed to set vCPU state")),
             Err(_) => break,
         }

@@ -66,6 +66,6 @@ fn step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
             out.truncate(mark);
             return false;
         }
-        *written = written.saturating_add(1);
+        *written = written.wrapping_add(1);
     }
 }

@@ -251,7 +251,7 @@ impl CommandSet {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match table.iter().position(|c| c.name == name) {
                 Some(i) => set.insert(i),
-                None => unknown = unknown.saturating_add(1),
+                None => unknown = unknown.wrapping_add(1),
             }
         }
         (set, unknown)

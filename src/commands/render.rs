@@ -186,7 +186,7 @@ impl<'b> Entries<'_, 'b> {
     /// full.
     pub fn entry(&mut self, render: impl FnOnce(&mut Out<'b>)) -> ControlFlow<()> {
         let i = self.index;
-        self.index = self.index.saturating_add(1);
+        self.index = self.index.wrapping_add(1);
         if i < self.skip {
             return ControlFlow::Continue(());
         }
@@ -196,13 +196,13 @@ impl<'b> Entries<'_, 'b> {
         }
         render(self.out);
         if self.out.ok() {
-            self.done = self.done.saturating_add(1);
+            self.done = self.done.wrapping_add(1);
             return ControlFlow::Continue(());
         }
         self.out.truncate(mark);
         if self.alone && self.done == self.skip {
             // Too large for the whole buffer: leave it out.
-            self.done = self.done.saturating_add(1);
+            self.done = self.done.wrapping_add(1);
             return ControlFlow::Continue(());
         }
         self.full = true;

@@ -49,7 +49,7 @@ fn system(p: &mut dyn Platform) -> Result<&mut dyn SystemInfo, HookError> {
 /// (the fallback form of a host name longer than the reply buffer).
 fn quoted_clipped(out: &mut Out<'_>, s: &str, reserve: usize) {
     out.str("\"");
-    let room = out.remaining().saturating_sub(reserve.saturating_add(1));
+    let room = out.remaining().saturating_sub(reserve.wrapping_add(1));
     let spare = out.spare();
     let limit = room.min(spare.len());
     let mut w = Out::new(spare.get_mut(..limit).unwrap_or(&mut []));

@@ -90,7 +90,7 @@ fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Result<Flow, Qga
     }
     let n = base64::decode_in_place(data);
     let rx: &[u8] = call.rx;
-    let password = rx.get(pw.start..pw.start.saturating_add(n)).unwrap_or(&[]);
+    let password = rx.get(pw.start..pw.start.wrapping_add(n)).unwrap_or(&[]);
     if !args.crypted && password.contains(&b'\n') {
         return Err(QgaError::generic("forbidden characters in raw password"));
     }

@@ -174,11 +174,11 @@ impl Framer {
                 }
             }
             match self.lex.feed(b) {
-                Step::Continue => self.pos = self.pos.saturating_add(1),
+                Step::Continue => self.pos = self.pos.wrapping_add(1),
                 Step::Resync => {}
                 Step::Token(kind) => {
                     let start = self.tok_start;
-                    self.pos = self.pos.saturating_add(1);
+                    self.pos = self.pos.wrapping_add(1);
                     if let Some(f) = self.token(kind, start, self.pos, max_depth) {
                         return Some(f);
                     }
@@ -192,7 +192,7 @@ impl Framer {
                 }
                 Step::Error => {
                     let start = self.tok_start;
-                    self.pos = self.pos.saturating_add(1);
+                    self.pos = self.pos.wrapping_add(1);
                     let discarded = self.discard;
                     self.reset_message();
                     return Some(match discarded {
@@ -217,16 +217,16 @@ impl Framer {
         max_depth: i64,
     ) -> Option<Frame> {
         match kind {
-            TokenKind::LCurly => self.braces = self.braces.saturating_add(1),
+            TokenKind::LCurly => self.braces = self.braces.wrapping_add(1),
             TokenKind::RCurly => self.braces = self.braces.saturating_sub(1),
-            TokenKind::LSquare => self.brackets = self.brackets.saturating_add(1),
+            TokenKind::LSquare => self.brackets = self.brackets.wrapping_add(1),
             TokenKind::RSquare => self.brackets = self.brackets.saturating_sub(1),
             _ => {}
         }
         if self.msg_start.is_none() {
             self.msg_start = Some(start);
         }
-        if self.discard.is_none() && self.braces.saturating_add(self.brackets) > max_depth {
+        if self.discard.is_none() && self.braces.wrapping_add(self.brackets) > max_depth {
             self.discard = Some(Limit::Depth);
         }
         if (self.braces > 0 || self.brackets > 0) && self.braces >= 0 && self.brackets >= 0 {

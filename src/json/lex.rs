@@ -250,7 +250,7 @@ pub fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
             break;
         }
         tail = rest;
-        i = i.saturating_add(32);
+        i = i.wrapping_add(32);
     }
     let mut chunks = tail.chunks_exact(8);
     for chunk in &mut chunks {
@@ -262,15 +262,15 @@ pub fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
             // Some byte in this word is special; find it exactly.
             for (k, &b) in chunk.iter().enumerate() {
                 if b == quote || b == b'\\' || !(0x20..0xFE).contains(&b) {
-                    return i.saturating_add(k);
+                    return i.wrapping_add(k);
                 }
             }
         }
-        i = i.saturating_add(8);
+        i = i.wrapping_add(8);
     }
     for (k, &b) in chunks.remainder().iter().enumerate() {
         if b == quote || b == b'\\' || !(0x20..0xFE).contains(&b) {
-            return i.saturating_add(k);
+            return i.wrapping_add(k);
         }
     }
     buf.len()

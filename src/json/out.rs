@@ -76,13 +76,13 @@ impl<'a> Out<'a> {
         if n > self.remaining() {
             self.overflow = true;
         } else {
-            self.len = self.len.saturating_add(n);
+            self.len = self.len.wrapping_add(n);
         }
     }
 
     /// Appends bytes, or sets the overflow flag.
     pub fn bytes(&mut self, b: &[u8]) {
-        let end = self.len.saturating_add(b.len());
+        let end = self.len.wrapping_add(b.len());
         match self.buf.get_mut(self.len..end) {
             Some(dst) if !self.overflow => {
                 dst.copy_from_slice(b);
@@ -137,12 +137,12 @@ impl<'a> Out<'a> {
         self.bytes(fmt_u64(secs, &mut tmp));
         if us != 0 {
             let mut t2 = [0u8; 20];
-            let digits = fmt_u64(us.saturating_add(1_000_000), &mut t2);
+            let digits = fmt_u64(us.wrapping_add(1_000_000), &mut t2);
             let digits = digits.get(1..).unwrap_or(&[]);
             let end = digits
                 .iter()
                 .rposition(|&d| d != b'0')
-                .map_or(0, |i| i.saturating_add(1));
+                .map_or(0, |i| i.wrapping_add(1));
             self.bytes(b".");
             self.bytes(digits.get(..end).unwrap_or(&[]));
         }
@@ -192,7 +192,7 @@ pub(crate) fn fmt_u64(v: u64, tmp: &mut [u8; 20]) -> &[u8] {
         for _ in 0..4 {
             i = i.saturating_sub(1);
             if let (Some(slot), Ok(d)) = (tmp.get_mut(i), u8::try_from(rem % 10)) {
-                *slot = b'0'.saturating_add(d);
+                *slot = b'0'.wrapping_add(d);
             }
             rem /= 10;
             if last && rem == 0 {
@@ -222,7 +222,7 @@ pub fn escape_str(text: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
             .count();
         if run > 0 {
             out.bytes(rest.get(..run).unwrap_or(&[]));
-            pos = pos.saturating_add(run);
+            pos = pos.wrapping_add(run);
             continue;
         }
         let (cp, len) = mod_utf8_decode(rest);
@@ -232,7 +232,7 @@ pub fn escape_str(text: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
             break;
         }
         out.bytes(tmp.get(..n).unwrap_or(&[]));
-        pos = pos.saturating_add(len.max(1));
+        pos = pos.wrapping_add(len.max(1));
     }
     pos
 }
@@ -263,9 +263,9 @@ fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
     let hex = |v: u32| -> u8 {
         let d = u8::try_from(v & 0xF).unwrap_or(0);
         if d < 10 {
-            b'0'.saturating_add(d)
+            b'0'.wrapping_add(d)
         } else {
-            b'A'.saturating_add(d.saturating_sub(10))
+            b'A'.wrapping_add(d.saturating_sub(10))
         }
     };
     let mut put = |at: usize, unit: u32| {
@@ -277,7 +277,7 @@ fn escape_cp(cp: u32, tmp: &mut [u8; 12]) -> usize {
             hex(unit >> 4),
             hex(unit),
         ];
-        if let Some(dst) = tmp.get_mut(at..at.saturating_add(6)) {
+        if let Some(dst) = tmp.get_mut(at..at.wrapping_add(6)) {
             dst.copy_from_slice(&units);
         }
     };
@@ -302,7 +302,7 @@ struct FmtBuf<'a> {
 #[cfg(feature = "float-ids")]
 impl core::fmt::Write for FmtBuf<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len.saturating_add(s.len());
+        let end = self.len.wrapping_add(s.len());
         let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
         dst.copy_from_slice(s.as_bytes());
         self.len = end;
@@ -344,9 +344,9 @@ fn split_micros(v: f64) -> (u64, u64) {
         .unwrap_or(0)
         .saturating_mul(1_000_000);
     let half = 1u64 << d.saturating_sub(1);
-    let us = num.saturating_add(half) >> d;
+    let us = num.wrapping_add(half) >> d;
     if us >= 1_000_000 {
-        (secs.saturating_add(1), 0)
+        (secs.wrapping_add(1), 0)
     } else {
         (secs, us)
     }
@@ -380,7 +380,7 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
         _ => (false, text),
     };
     let e_at = text.iter().position(|&c| c == b'e').unwrap_or(text.len());
-    let exp = parse_i64(text.get(e_at.saturating_add(1)..).unwrap_or(&[])).unwrap_or(0);
+    let exp = parse_i64(text.get(e_at.wrapping_add(1)..).unwrap_or(&[])).unwrap_or(0);
     let mut digits = [0u8; 17];
     let mut nd = 0usize;
     for &c in text.get(..e_at).unwrap_or(&[]) {
@@ -388,7 +388,7 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
             && let Some(d) = digits.get_mut(nd)
         {
             *d = c;
-            nd = nd.saturating_add(1);
+            nd = nd.wrapping_add(1);
         }
     }
     // Significant digits without trailing zeros (at least one).
@@ -422,7 +422,7 @@ pub fn fmt_g17(v: f64, out: &mut [u8; 40]) -> usize {
         }
         put(&mut o, sig);
     } else {
-        let int_digits = usize::try_from(exp).unwrap_or(0).saturating_add(1);
+        let int_digits = usize::try_from(exp).unwrap_or(0).wrapping_add(1);
         for i in 0..int_digits {
             put(&mut o, &[sig.get(i).copied().unwrap_or(b'0')]);
         }
@@ -481,7 +481,7 @@ impl IdEcho {
                         return false;
                     }
                     out.bytes(b"\"");
-                    self.pos = body_end.saturating_add(1);
+                    self.pos = body_end.wrapping_add(1);
                     self.inside = Inside::Nothing;
                     continue;
                 }
@@ -490,7 +490,7 @@ impl IdEcho {
                     let rest = src.get(self.pos..end).unwrap_or(&[]);
                     let n = rest.len().min(out.remaining());
                     out.bytes(rest.get(..n).unwrap_or(&[]));
-                    self.pos = self.pos.saturating_add(n);
+                    self.pos = self.pos.wrapping_add(n);
                     if self.pos < end {
                         return false;
                     }
@@ -514,7 +514,7 @@ impl IdEcho {
                         return false;
                     }
                     out.bytes(b"\"");
-                    self.pos = t.start.saturating_add(1);
+                    self.pos = t.start.wrapping_add(1);
                     self.inside = Inside::String(t.end.saturating_sub(1));
                     continue;
                 }
@@ -574,7 +574,7 @@ fn normalise_integer(text: &[u8], tmp: &mut [u8; 40]) -> Option<usize> {
         return None;
     };
     let sign: &[u8] = if minus { b"-" } else { b"" };
-    let n = sign.len().saturating_add(d.len());
+    let n = sign.len().wrapping_add(d.len());
     let dst = tmp.get_mut(..n)?;
     let (s, rest) = dst.split_at_mut(sign.len());
     s.copy_from_slice(sign);
@@ -605,7 +605,7 @@ pub fn escape_decoded(body: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
             break;
         }
         out.bytes(tmp.get(..n).unwrap_or(&[]));
-        pos = pos.saturating_add(used);
+        pos = pos.wrapping_add(used);
     }
     pos
 }

@@ -109,7 +109,7 @@ struct InPass<'k> {
 impl InPass<'_> {
     fn enter(&mut self, depth: usize, is_object: bool) {
         if is_object {
-            self.objects = self.objects.saturating_add(1);
+            self.objects = self.objects.wrapping_add(1);
         }
         match self.open.get_mut(depth) {
             Some(slot) => *slot = if is_object { self.objects } else { 0 },
@@ -142,11 +142,11 @@ impl InPass<'_> {
                 if let Some(s) = self.keys.get_mut(slot) {
                     *s = KeySlot {
                         hash,
-                        at: u32::try_from(key.start).unwrap_or(0).saturating_add(1),
+                        at: u32::try_from(key.start).unwrap_or(0).wrapping_add(1),
                         obj,
                     };
                 }
-                self.used = self.used.saturating_add(1);
+                self.used = self.used.wrapping_add(1);
                 return Ok(());
             }
             let other = (k.at as usize).saturating_sub(1);
@@ -157,7 +157,7 @@ impl InPass<'_> {
             {
                 return Err(SyntaxError::DuplicateKey);
             }
-            slot = slot.saturating_add(1) & mask;
+            slot = slot.wrapping_add(1) & mask;
         }
         self.gave_up = true;
         Ok(())
@@ -187,7 +187,7 @@ impl Stack {
             return false;
         };
         *slot = (*slot & !(3 << shift)) | ((l as u8) << shift);
-        self.depth = self.depth.saturating_add(1);
+        self.depth = self.depth.wrapping_add(1);
         true
     }
 
@@ -401,7 +401,7 @@ pub fn mod_utf8_decode(s: &[u8]) -> (Option<u32>, usize) {
         match s.get(used) {
             Some(&c) if c & 0xC0 == 0x80 => {
                 cp = (cp << 6) | u32::from(c & 0x3F);
-                used = used.saturating_add(1);
+                used = used.wrapping_add(1);
             }
             _ => return (None, used),
         }
@@ -433,62 +433,62 @@ fn check_string(buf: &[u8], t: Token) -> Result<(), SyntaxError> {
         // Fast paths: 32, then 8 plain ASCII bytes (no backslash, no high
         // bit) at once; base64 payloads are nothing else.
         if let Some(Ok(block)) = tok
-            .get(i..i.saturating_add(32).min(body_end))
+            .get(i..i.wrapping_add(32).min(body_end))
             .map(<&[u8; 32]>::try_from)
             && crate::json::lex::words(block)
                 .iter()
                 .fold(0, |a, &v| a | not_plain(v))
                 == 0
         {
-            i = i.saturating_add(32);
+            i = i.wrapping_add(32);
             continue;
         }
         if let Some(Ok(word)) = tok
-            .get(i..i.saturating_add(8).min(body_end))
+            .get(i..i.wrapping_add(8).min(body_end))
             .map(<[u8; 8]>::try_from)
             && not_plain(u64::from_le_bytes(word)) == 0
         {
-            i = i.saturating_add(8);
+            i = i.wrapping_add(8);
             continue;
         }
         let Some(&b) = tok.get(i) else { break };
         if b == b'\\' {
             let beg = i;
-            let e = tok.get(i.saturating_add(1)).copied().unwrap_or(0);
-            i = i.saturating_add(2);
+            let e = tok.get(i.wrapping_add(1)).copied().unwrap_or(0);
+            i = i.wrapping_add(2);
             match e {
                 b'"' | b'\'' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
                 b'u' => {
                     let cp = hex4(tok.get(i..body_end).unwrap_or(&[]));
-                    i = i.saturating_add(4);
+                    i = i.wrapping_add(4);
                     let mut valid = cp.is_some_and(valid_codepoint);
                     if let Some(hi) = cp
                         && (0xD800..=0xDBFF).contains(&hi)
                         && tok.get(i) == Some(&b'\\')
-                        && tok.get(i.saturating_add(1)) == Some(&b'u')
+                        && tok.get(i.wrapping_add(1)) == Some(&b'u')
                     {
-                        let lo = hex4(tok.get(i.saturating_add(2)..body_end).unwrap_or(&[]));
+                        let lo = hex4(tok.get(i.wrapping_add(2)..body_end).unwrap_or(&[]));
                         valid = lo.is_some_and(|lo| (0xDC00..=0xDFFF).contains(&lo));
                         if valid {
-                            i = i.saturating_add(6);
+                            i = i.wrapping_add(6);
                         }
                     }
                     if !valid {
                         // The escape as typed; qemu-ga prints it with %.*s,
                         // which stops at the end of the token.
-                        let from = t.start.saturating_add(beg);
-                        let to = t.start.saturating_add(i.min(tok.len()));
+                        let from = t.start.wrapping_add(beg);
+                        let to = t.start.wrapping_add(i.min(tok.len()));
                         return Err(SyntaxError::InvalidUnicode(from..to));
                     }
                 }
                 _ => return Err(SyntaxError::InvalidEscape),
             }
         } else if b < 0x80 {
-            i = i.saturating_add(1);
+            i = i.wrapping_add(1);
         } else {
             let rest = tok.get(i..body_end).unwrap_or(&[]);
             match mod_utf8_len(rest) {
-                Some(n) => i = i.saturating_add(n),
+                Some(n) => i = i.wrapping_add(n),
                 None => return Err(SyntaxError::InvalidUtf8),
             }
         }
@@ -533,7 +533,7 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
         for (key, _) in Members::new(buf, obj) {
             let hash = key_hash(buf, key.clone());
             let in_batch = index >= done && filled < batch;
-            index = index.saturating_add(1);
+            index = index.wrapping_add(1);
             // Probe for an equal key already in the table.
             let mut slot = (hash as usize) & mask;
             let mut probes = 0usize;
@@ -543,11 +543,11 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
                         if let Some(s) = keys.get_mut(slot) {
                             *s = KeySlot {
                                 hash,
-                                at: u32::try_from(key.start).unwrap_or(0).saturating_add(1),
+                                at: u32::try_from(key.start).unwrap_or(0).wrapping_add(1),
                                 obj: 0,
                             };
                         }
-                        filled = filled.saturating_add(1);
+                        filled = filled.wrapping_add(1);
                     }
                     break;
                 }
@@ -558,14 +558,14 @@ fn check_object(buf: &[u8], obj: usize, keys: &mut [KeySlot]) -> Result<(), Synt
                 {
                     return Err(SyntaxError::DuplicateKey);
                 }
-                slot = slot.saturating_add(1) & mask;
-                probes = probes.saturating_add(1);
+                slot = slot.wrapping_add(1) & mask;
+                probes = probes.wrapping_add(1);
                 if probes > cap {
                     break;
                 }
             }
         }
-        done = done.saturating_add(filled);
+        done = done.wrapping_add(filled);
         if filled < batch || done >= index {
             return Ok(());
         }

@@ -19,7 +19,7 @@ use super::lex::{LexState, Step, TokenKind};
 /// re-check what the lexer checks.
 fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
     let rest = buf.get(from..).unwrap_or(&[]);
-    memchr::memchr2(quote, b'\\', rest).map_or(buf.len(), |i| from.saturating_add(i))
+    memchr::memchr2(quote, b'\\', rest).map_or(buf.len(), |i| from.wrapping_add(i))
 }
 
 /// One token of a message.
@@ -85,9 +85,9 @@ impl Iterator for Tokens<'_> {
                 }
             }
             match st.feed(b) {
-                Step::Continue => self.pos = self.pos.saturating_add(1),
+                Step::Continue => self.pos = self.pos.wrapping_add(1),
                 Step::Token(kind) => {
-                    self.pos = self.pos.saturating_add(1);
+                    self.pos = self.pos.wrapping_add(1);
                     return Some(Token {
                         kind,
                         start,
@@ -126,7 +126,7 @@ pub fn value_at(buf: &[u8], pos: usize) -> Option<Range<usize>> {
     };
     for t in toks {
         match t.kind {
-            TokenKind::LCurly | TokenKind::LSquare => depth = depth.saturating_add(1),
+            TokenKind::LCurly | TokenKind::LSquare => depth = depth.wrapping_add(1),
             TokenKind::RCurly | TokenKind::RSquare => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
@@ -396,7 +396,7 @@ impl<'a> Decoded<'a> {
     /// Decoder over the string token `buf[tok]`.
     pub fn new(buf: &'a [u8], tok: Range<usize>) -> Self {
         // Skip the opening quote; stop before the closing one.
-        let inner = tok.start.saturating_add(1)..tok.end.saturating_sub(1);
+        let inner = tok.start.wrapping_add(1)..tok.end.saturating_sub(1);
         Decoded {
             raw: buf.get(inner).unwrap_or(&[]),
             pos: 0,
@@ -418,13 +418,13 @@ impl Iterator for Decoded<'_> {
     fn next(&mut self) -> Option<u8> {
         if self.pending_pos >= self.pending_len {
             let (consumed, bytes, n) = decode_one(self.raw.get(self.pos..)?)?;
-            self.pos = self.pos.saturating_add(consumed);
+            self.pos = self.pos.wrapping_add(consumed);
             self.pending = bytes;
             self.pending_len = n;
             self.pending_pos = 0;
         }
         let b = self.pending.get(usize::from(self.pending_pos)).copied();
-        self.pending_pos = self.pending_pos.saturating_add(1);
+        self.pending_pos = self.pending_pos.wrapping_add(1);
         b
     }
 }
@@ -505,7 +505,7 @@ pub fn str_tokens_eq(buf: &[u8], a: Range<usize>, b: Range<usize>) -> bool {
 /// position. The bytes after the decoded text are left as they are: nothing
 /// may walk the token as JSON afterwards.
 pub fn decode_in_place(buf: &mut [u8], tok: Range<usize>) -> Range<usize> {
-    let inner = tok.start.saturating_add(1)..tok.end.saturating_sub(1).max(tok.start);
+    let inner = tok.start.wrapping_add(1)..tok.end.saturating_sub(1).max(tok.start);
     let raw = buf.get(inner.clone()).unwrap_or(&[]);
     if memchr::memchr2(b'\\', 0xC0, raw).is_none() {
         // Nothing to decode: the text is already in place after the quote.
@@ -521,9 +521,9 @@ pub fn decode_in_place(buf: &mut [u8], tok: Range<usize>) -> Range<usize> {
             if let Some(slot) = buf.get_mut(w) {
                 *slot = o;
             }
-            w = w.saturating_add(1);
+            w = w.wrapping_add(1);
         }
-        r = r.saturating_add(consumed);
+        r = r.wrapping_add(consumed);
     }
     tok.start..w
 }

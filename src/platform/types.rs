@@ -140,7 +140,7 @@ impl<'a> Str<'a> {
     pub fn as_str(&self) -> Option<&'a str> {
         let raw = self
             .buf
-            .get(self.tok.start.saturating_add(1)..self.tok.end.saturating_sub(1))?;
+            .get(self.tok.start.wrapping_add(1)..self.tok.end.saturating_sub(1))?;
         if raw.contains(&b'\\') || raw.contains(&0xC0) {
             return None;
         }
@@ -152,7 +152,7 @@ impl<'a> Str<'a> {
         let mut n = 0usize;
         for b in self.bytes() {
             *scratch.get_mut(n)? = b;
-            n = n.saturating_add(1);
+            n = n.wrapping_add(1);
         }
         core::str::from_utf8(scratch.get(..n)?).ok()
     }
@@ -312,10 +312,10 @@ impl<'a> Capture<'a> {
         let at = *self.len as usize;
         let room = self.buf.len().saturating_sub(at);
         let n = data.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.saturating_add(n)), data.get(..n))
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.wrapping_add(n)), data.get(..n))
         {
             dst.copy_from_slice(src);
-            *self.len = u32::try_from(at.saturating_add(n)).unwrap_or(u32::MAX);
+            *self.len = u32::try_from(at.wrapping_add(n)).unwrap_or(u32::MAX);
         }
         if n < data.len() {
             *self.truncated = true;
