@@ -30,7 +30,7 @@ use core::time::Duration;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
-use crate::commands::{self, AgentInfo, Call, CommandSet, DELIMITED, Flow, Table};
+use crate::commands::{self, AgentInfo, Call, CommandSet, DELIMITED, Outcome, Table};
 use crate::config::{self, MAX_NESTING, MIN_TX_BYTES};
 use crate::dispatch::{self, Dispatched, Policy};
 use crate::envelope;
@@ -221,6 +221,8 @@ pub struct Agent<'s, P: Platform> {
     tx: Tx<'s>,
     keys: &'s mut [KeySlot],
     reply: Option<Reply>,
+    /// The error being answered (built in place by whichever stage failed).
+    err: QgaError,
     state: State<'s>,
     config: AgentConfig,
     /// Rows enabled right now (kept for `guest-info`; changes with `frozen`).
@@ -252,6 +254,7 @@ impl<'s, P: Platform> Agent<'s, P> {
             tx: Tx::new(&mut storage.tx),
             keys: &mut storage.keys,
             reply: None,
+            err: QgaError::empty(),
             state: State {
                 handles: Handles::new(&mut storage.handles),
                 execs: Execs::new(&mut storage.execs, capture),
@@ -464,50 +467,51 @@ impl<'s, P: Platform> Agent<'s, P> {
     /// Starts the reply to one frame; false if it must wait (a silent
     /// command behind replies not yet written).
     fn handle(&mut self, frame: Frame) -> bool {
-        let err = match frame {
+        match frame {
             Frame::Message { start, end } => return self.handle_message(start..end),
             Frame::Stray { start, end } => {
                 self.event(Event::Stray);
-                envelope::stray(self.rx.bytes(), start..end)
+                envelope::stray(self.rx.bytes(), start..end, &mut self.err);
             }
             Frame::Limit(limit) => {
                 self.event(Event::Limit(limit));
-                envelope::limit(limit, self.rx.capacity())
+                envelope::limit(limit, self.rx.capacity(), &mut self.err);
             }
-        };
+        }
         self.rx.accept();
-        self.start_error(err, None);
+        self.start_error(None);
         true
     }
 
-    fn start_error(&mut self, err: QgaError, id: Option<core::ops::Range<usize>>) {
+    /// Starts the reply to the error in `self.err`.
+    fn start_error(&mut self, id: Option<core::ops::Range<usize>>) {
         self.stats.errors = self.stats.errors.wrapping_add(1);
         self.stats.replies = self.stats.replies.wrapping_add(1);
-        self.reply = Some(Reply::error(err, id));
+        self.reply = Some(Reply::error(id));
     }
 
-    fn reject(&mut self, err: QgaError, id: Option<core::ops::Range<usize>>) -> bool {
+    fn reject(&mut self, id: Option<core::ops::Range<usize>>) -> bool {
         self.event(Event::Rejected);
         self.rx.accept();
-        self.start_error(err, id);
+        self.start_error(id);
         true
     }
 
     fn handle_message(&mut self, msg: core::ops::Range<usize>) -> bool {
-        let req = match envelope::parse(self.rx.bytes(), msg, self.keys) {
+        let req = match envelope::parse(self.rx.bytes(), msg, self.keys, &mut self.err) {
             Ok(r) => r,
-            Err(r) => return self.reject(r.error, r.id),
+            Err(id) => return self.reject(id),
         };
         let c = &self.config;
-        let d = match dispatch::dispatch(
+        let Some(d) = dispatch::dispatch(
             self.rx.bytes(),
             &req,
             c.commands,
             &c.policy,
             self.state.frozen,
-        ) {
-            Ok(d) => d,
-            Err(e) => return self.reject(e, req.id),
+            &mut self.err,
+        ) else {
+            return self.reject(req.id);
         };
         if !d.command.success_response() && !self.tx.is_empty() {
             // Shutdown and suspend run once earlier replies are written.
@@ -534,6 +538,8 @@ impl<'s, P: Platform> Agent<'s, P> {
         let frozen = self.state.frozen;
         let agent = self.info();
         let mut call = Call {
+            err: &mut self.err,
+            more: None,
             rx: self.rx.bytes_mut(),
             platform: &mut self.platform,
             state: &mut self.state,
@@ -541,48 +547,39 @@ impl<'s, P: Platform> Agent<'s, P> {
             agent,
             alone,
         };
-        let result = (command.run)(&mut call, &d.spans);
-        let (written, fitted) = (call.out.len(), call.out.ok());
+        let outcome = (command.run)(&mut call, &d.spans);
+        let (written, fitted, more) = (call.out.len(), call.out.ok(), call.more.take());
         if self.state.frozen != frozen {
             let c = &self.config;
             self.enabled = dispatch::enabled(c.commands, &c.policy, self.state.frozen);
         }
         self.stats.replies = self.stats.replies.wrapping_add(1);
-        let ok = matches!(result, Ok(Flow::NoReply)) || (result.is_ok() && fitted);
+        let ok = outcome == Outcome::NoReply || (outcome != Outcome::Failed && fitted);
         self.event(Event::Command {
             name: command.name,
             ok,
         });
-        match result {
-            Ok(Flow::NoReply) => {
+        match outcome {
+            Outcome::NoReply => {
                 self.tx.truncate(mark);
                 self.rx.release();
                 self.stats.commands_ok = self.stats.commands_ok.wrapping_add(1);
-                self.stats.replies = self.stats.replies.saturating_sub(1);
+                self.stats.replies = self.stats.replies.wrapping_sub(1);
             }
-            Ok(flow) if fitted => {
+            Outcome::Done | Outcome::More if fitted => {
                 self.tx.commit(written);
                 self.stats.commands_ok = self.stats.commands_ok.wrapping_add(1);
-                let value = match flow {
-                    Flow::More(c) => Some(c),
-                    _ => None,
-                };
-                self.reply = Some(Reply::success(value, id));
+                self.reply = Some(Reply::success(more, id));
             }
-            Ok(_) => {
-                // Only a handler with unbounded output can get here (its
-                // pieces are otherwise bounded by MIN_TX_BYTES).
+            _ => {
+                if outcome != Outcome::Failed {
+                    // Only a handler with unbounded output can get here (its
+                    // pieces are otherwise bounded by MIN_TX_BYTES).
+                    self.err.generic("reply does not fit the agent's buffer");
+                }
                 self.tx.truncate(mark);
-                self.stats.replies = self.stats.replies.saturating_sub(1);
-                self.start_error(
-                    QgaError::generic("reply does not fit the agent's buffer"),
-                    id,
-                );
-            }
-            Err(err) => {
-                self.tx.truncate(mark);
-                self.stats.replies = self.stats.replies.saturating_sub(1);
-                self.start_error(err, id);
+                self.stats.replies = self.stats.replies.wrapping_sub(1);
+                self.start_error(id);
             }
         }
     }
@@ -595,6 +592,8 @@ impl<'s, P: Platform> Agent<'s, P> {
         let alone = self.tx.is_empty();
         let agent = self.info();
         let mut call = Call {
+            err: &mut self.err,
+            more: None,
             rx: self.rx.bytes_mut(),
             platform: &mut self.platform,
             state: &mut self.state,

@@ -26,8 +26,9 @@ use crate::error::{ParamName, QgaError};
 use crate::json::walk::{Elements, Kind, Members, kind_at, str_eq, token_at};
 use crate::platform::{CaptureMode, Whence};
 
-/// Checks one value against a member's type.
-pub type CheckFn = fn(&[u8], Range<usize>, &ParamName) -> Result<(), QgaError>;
+/// Checks one value against a member's type; on failure writes the error
+/// into the last argument and returns false.
+pub type CheckFn = fn(&[u8], Range<usize>, &ParamName, &mut QgaError) -> bool;
 
 /// One member of a command's argument struct.
 #[derive(Clone, Copy)]
@@ -87,7 +88,13 @@ fn pack(r: &Range<usize>) -> (u32, u32) {
 }
 
 /// Validates `arguments` (the object at `args`, or none) against `fields`.
-pub fn check(buf: &[u8], args: Option<Range<usize>>, fields: &[Field]) -> Result<Spans, QgaError> {
+/// On failure the error is written into `err` and `None` returned.
+pub fn check(
+    buf: &[u8],
+    args: Option<Range<usize>>,
+    fields: &[Field],
+    err: &mut QgaError,
+) -> Option<Spans> {
     let mut out = Spans::default();
     // One walk over the members (a value can be megabytes long; walking it
     // once per field would cost a pass each): the last value of each known
@@ -119,14 +126,18 @@ pub fn check(buf: &[u8], args: Option<Range<usize>>, fields: &[Field]) -> Result
             if f.optional {
                 continue;
             }
-            return Err(QgaError::missing(&ParamName::top(f.name)));
+            err.missing(&ParamName::top(f.name));
+            return None;
         };
-        (f.check)(buf, value, &ParamName::top(f.name))?;
+        if !(f.check)(buf, value, &ParamName::top(f.name), err) {
+            return None;
+        }
     }
     if let Some(key) = unknown {
-        return Err(QgaError::unexpected(&ParamName::key(key)));
+        err.unexpected(&ParamName::key(key));
+        return None;
     }
-    Ok(out)
+    Some(out)
 }
 
 /// A command's argument struct (declare one with [`arguments!`]).
@@ -217,11 +228,14 @@ fn kind(buf: &[u8], span: &Option<Range<usize>>) -> Kind {
         .unwrap_or(Kind::Invalid)
 }
 
-fn check_int(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    match kind_at(buf, v.start) {
-        Kind::Int(_) => Ok(()),
-        _ => Err(QgaError::invalid_type(name, "integer")),
-    }
+/// Writes `Invalid parameter type for '<name>', expected: <what>`; false.
+fn wrong(err: &mut QgaError, name: &ParamName, what: &'static str) -> bool {
+    err.invalid_type(name, what);
+    false
+}
+
+fn check_int(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    matches!(kind_at(buf, v.start), Kind::Int(_)) || wrong(err, name, "integer")
 }
 
 impl Arg for i64 {
@@ -235,11 +249,8 @@ impl Arg for i64 {
 }
 impl Required for i64 {}
 
-fn check_bool(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    match kind_at(buf, v.start) {
-        Kind::Bool(_) => Ok(()),
-        _ => Err(QgaError::invalid_type(name, "boolean")),
-    }
+fn check_bool(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    matches!(kind_at(buf, v.start), Kind::Bool(_)) || wrong(err, name, "boolean")
 }
 
 impl Arg for bool {
@@ -265,11 +276,8 @@ impl Text {
     }
 }
 
-fn check_str(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    match kind_at(buf, v.start) {
-        Kind::String => Ok(()),
-        _ => Err(QgaError::invalid_type(name, "string")),
-    }
+fn check_str(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    kind_at(buf, v.start) == Kind::String || wrong(err, name, "string")
 }
 
 impl Arg for Text {
@@ -296,33 +304,33 @@ pub enum WhenceArg {
     Code(i64),
 }
 
-fn check_whence(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
+fn check_whence(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
     match kind_at(buf, v.start) {
-        Kind::Int(_) => Ok(()),
-        Kind::Uint(_) | Kind::Double => Err(QgaError::invalid_type(name, "integer")),
-        Kind::String => enum_value(buf, v, name, &["set", "cur", "end"]).map(|_| ()),
-        _ => Err(QgaError::invalid_type(name, "GuestFileWhence")),
+        Kind::Int(_) => true,
+        Kind::Uint(_) | Kind::Double => wrong(err, name, "integer"),
+        Kind::String => enum_value(buf, v, name, &["set", "cur", "end"], err),
+        _ => wrong(err, name, "GuestFileWhence"),
     }
 }
 
-/// Which of `values` the string at `v` is, or qemu's "does not accept
-/// value" error.
+/// Whether the string at `v` is one of `values`; else writes qemu's "does
+/// not accept value" error.
 fn enum_value(
     buf: &[u8],
     v: Range<usize>,
     name: &ParamName,
     values: &[&str],
-) -> Result<usize, QgaError> {
-    values
-        .iter()
-        .position(|s| str_eq(buf, v.clone(), s.as_bytes()))
-        .ok_or_else(|| {
-            QgaError::generic("Parameter '")
-                .name(name)
-                .lit("' does not accept value '")
-                .req_str(v)
-                .lit("'")
-        })
+    err: &mut QgaError,
+) -> bool {
+    if values.iter().any(|s| str_eq(buf, v.clone(), s.as_bytes())) {
+        return true;
+    }
+    err.generic("Parameter '")
+        .name(name)
+        .lit("' does not accept value '")
+        .req_str(v)
+        .lit("'");
+    false
 }
 
 impl Arg for WhenceArg {
@@ -350,11 +358,11 @@ impl Required for WhenceArg {}
 
 const CAPTURE_MODES: [&str; 5] = ["none", "stdout", "stderr", "separated", "merged"];
 
-fn check_capture(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
+fn check_capture(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
     match kind_at(buf, v.start) {
-        Kind::Bool(_) => Ok(()),
-        Kind::String => enum_value(buf, v, name, &CAPTURE_MODES).map(|_| ()),
-        _ => Err(QgaError::invalid_type(name, "GuestExecCaptureOutput")),
+        Kind::Bool(_) => true,
+        Kind::String => enum_value(buf, v, name, &CAPTURE_MODES, err),
+        _ => wrong(err, name, "GuestExecCaptureOutput"),
     }
 }
 
@@ -422,37 +430,39 @@ pub(crate) fn elements<const ELEM: u8>(
     Elements::new(buf, list.start as usize)
 }
 
+/// Checks an array whose elements `elem` checks (with the list's name and
+/// the element's index).
 fn check_array(
     buf: &[u8],
     v: &Range<usize>,
     name: &ParamName,
-    mut elem: impl FnMut(Range<usize>, &'static str, usize) -> Result<(), QgaError>,
-) -> Result<(), QgaError> {
+    err: &mut QgaError,
+    elem: fn(&[u8], Range<usize>, &'static str, usize, &mut QgaError) -> bool,
+) -> bool {
     if kind_at(buf, v.start) != Kind::Array {
-        return Err(QgaError::invalid_type(name, "array"));
+        return wrong(err, name, "array");
     }
     let list = name.top_name();
-    for (index, e) in Elements::new(buf, v.start).enumerate() {
-        elem(e, list, index)?;
-    }
-    Ok(())
+    Elements::new(buf, v.start)
+        .enumerate()
+        .all(|(index, e)| elem(buf, e, list, index, err))
 }
 
-fn check_str_list(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    check_array(buf, &v, name, |e, list, index| {
-        check_str(buf, e, &ParamName::elem(list, index))
+fn check_str_list(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    check_array(buf, &v, name, err, |buf, e, list, index, err| {
+        check_str(buf, e, &ParamName::elem(list, index), err)
     })
 }
 
-fn check_vcpu_list(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    check_array(buf, &v, name, |e, list, index| {
-        check_struct(buf, e, list, index, "logical-id", false)
+fn check_vcpu_list(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    check_array(buf, &v, name, err, |buf, e, list, index, err| {
+        check_struct(buf, e, list, index, "logical-id", false, err)
     })
 }
 
-fn check_mem_block_list(buf: &[u8], v: Range<usize>, name: &ParamName) -> Result<(), QgaError> {
-    check_array(buf, &v, name, |e, list, index| {
-        check_struct(buf, e, list, index, "phys-index", true)
+fn check_mem_block_list(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) -> bool {
+    check_array(buf, &v, name, err, |buf, e, list, index, err| {
+        check_struct(buf, e, list, index, "phys-index", true, err)
     })
 }
 
@@ -478,12 +488,10 @@ fn check_struct(
     index: usize,
     id_name: &'static str,
     uint: bool,
-) -> Result<(), QgaError> {
+    err: &mut QgaError,
+) -> bool {
     if kind_at(buf, elem.start) != Kind::Object {
-        return Err(QgaError::invalid_type(
-            &ParamName::elem(list, index),
-            "object",
-        ));
+        return wrong(err, &ParamName::elem(list, index), "object");
     }
     let members = [(id_name, false), ("online", false), ("can-offline", true)];
     for (i, (mname, optional)) in members.into_iter().enumerate() {
@@ -494,15 +502,19 @@ fn check_struct(
             if optional {
                 continue;
             }
-            return Err(QgaError::missing(&name));
+            err.missing(&name);
+            return false;
         };
         match (i, kind_at(buf, v.start)) {
             (0, Kind::Int(_)) => {}
             (0, Kind::Uint(_)) if uint => {}
-            (0, _) if uint => return Err(QgaError::expects(&name, "uint64")),
-            (0, _) => return Err(QgaError::invalid_type(&name, "integer")),
+            (0, _) if uint => {
+                err.expects(&name, "uint64");
+                return false;
+            }
+            (0, _) => return wrong(err, &name, "integer"),
             (_, Kind::Bool(_)) => {}
-            _ => return Err(QgaError::invalid_type(&name, "boolean")),
+            _ => return wrong(err, &name, "boolean"),
         }
     }
     for (key, _) in Members::new(buf, elem.start) {
@@ -510,12 +522,11 @@ fn check_struct(
             .iter()
             .any(|(n, _)| str_eq(buf, key.clone(), n.as_bytes()))
         {
-            return Err(QgaError::unexpected(
-                &ParamName::elem(list, index).member_key(key),
-            ));
+            err.unexpected(&ParamName::elem(list, index).member_key(key));
+            return false;
         }
     }
-    Ok(())
+    true
 }
 
 /// Reads the `(id, online)` of a checked `GuestLogicalProcessor` /

@@ -181,14 +181,8 @@ fn decode_groups(buf: &mut [u8], mut r: usize, mut w: usize) -> (usize, usize) {
             lead = 0;
             done = done.wrapping_add(1);
         }
-        r = r.wrapping_add(
-            done.saturating_mul(32)
-                .wrapping_add(lead.saturating_mul(8)),
-        );
-        w = w.wrapping_add(
-            done.saturating_mul(24)
-                .wrapping_add(lead.saturating_mul(6)),
-        );
+        r = r.wrapping_add(done.saturating_mul(32).wrapping_add(lead.saturating_mul(8)));
+        w = w.wrapping_add(done.saturating_mul(24).wrapping_add(lead.saturating_mul(6)));
         if done < room {
             break;
         }

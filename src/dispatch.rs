@@ -60,26 +60,26 @@ pub struct Dispatched {
 }
 
 /// Resolves `req` (its ranges index `buf`); see the module documentation.
-///
-/// # Errors
-/// The unknown-command, disabled-command or argument error, as qemu-ga
-/// words it.
+/// On failure the unknown-command, disabled-command or argument error, as
+/// qemu-ga words it, is written into `err` and `None` returned.
 pub fn dispatch(
     buf: &[u8],
     req: &Request,
     table: Table,
     policy: &Policy,
     frozen: bool,
-) -> Result<Dispatched, QgaError> {
+    err: &mut QgaError,
+) -> Option<Dispatched> {
     let found = table
         .iter()
         .enumerate()
         .find(|(_, c)| str_eq(buf, req.execute.clone(), c.name.as_bytes()));
     let Some((row, &command)) = found else {
-        return Err(QgaError::new(ErrorClass::CommandNotFound)
+        err.set(ErrorClass::CommandNotFound)
             .lit("The command ")
             .req_str(req.execute.clone())
-            .lit(" has not been found"));
+            .lit(" has not been found");
+        return None;
     };
     let reason = if policy.off(row) {
         Some("")
@@ -89,14 +89,15 @@ pub fn dispatch(
         None
     };
     if let Some(reason) = reason {
-        return Err(QgaError::new(ErrorClass::CommandNotFound)
+        err.set(ErrorClass::CommandNotFound)
             .lit("Command ")
             .lit(command.name)
             .lit(" has been disabled")
-            .lit(reason));
+            .lit(reason);
+        return None;
     }
-    let spans = check(buf, req.arguments.clone(), command.fields())?;
-    Ok(Dispatched {
+    let spans = check(buf, req.arguments.clone(), command.fields(), err)?;
+    Some(Dispatched {
         row,
         command,
         spans,

@@ -33,43 +33,41 @@ pub struct Request {
     pub id: Option<Range<usize>>,
 }
 
-/// Why a message is not a request, and the `id` to echo with the error.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// The error reply.
-    pub error: QgaError,
-    /// The `id` value, when the message was an object that had one.
-    pub id: Option<Range<usize>>,
-}
-
-impl Rejection {
-    fn new(error: QgaError, id: Option<Range<usize>>) -> Self {
-        Rejection { error, id }
-    }
-}
+/// The `id` value to echo with an envelope error (none when the message
+/// was not an object or had no `id`).
+pub type Rejected = Option<Range<usize>>;
 
 /// Checks the message `buf[msg]`; see the module documentation.
 ///
 /// # Errors
-/// The first envelope error, in qemu-ga's order.
-pub fn parse(buf: &[u8], msg: Range<usize>, keys: &mut [KeySlot]) -> Result<Request, Rejection> {
+/// The first envelope error, in qemu-ga's order, is written into `err`; the
+/// `id` to echo with it is returned.
+pub fn parse(
+    buf: &[u8],
+    msg: Range<usize>,
+    keys: &mut [KeySlot],
+    err: &mut QgaError,
+) -> Result<Request, Rejected> {
     let buf = buf.get(..msg.end).unwrap_or(&[]);
     // 1. Syntax.
-    let top = validate(buf, msg.start, keys).map_err(|e| {
-        let err = QgaError::generic("JSON parse error, ");
-        let err = match e {
-            SyntaxError::InvalidKeyword(r) => err.lit("invalid keyword '").req(r).lit("'"),
-            SyntaxError::InvalidUnicode(r) => err.req(r).lit(" is not a valid Unicode character"),
-            other => err.lit(other.text()),
-        };
-        Rejection::new(err, None)
-    })?;
+    let top = match validate(buf, msg.start, keys) {
+        Ok(top) => top,
+        Err(e) => {
+            let err = err.generic("JSON parse error, ");
+            match e {
+                SyntaxError::InvalidKeyword(r) => err.lit("invalid keyword '").req(r).lit("'"),
+                SyntaxError::InvalidUnicode(r) => {
+                    err.req(r).lit(" is not a valid Unicode character")
+                }
+                other => err.lit(other.text()),
+            };
+            return Err(None);
+        }
+    };
     // 2. An object.
     if top != TokenKind::LCurly {
-        return Err(Rejection::new(
-            QgaError::generic("QMP input must be a JSON object"),
-            None,
-        ));
+        err.generic("QMP input must be a JSON object");
+        return Err(None);
     }
     // 3. Members, checked in qemu-ga's QDict order: the first bad member by
     // bucket, and within a bucket the later member first.
@@ -102,14 +100,15 @@ pub fn parse(buf: &[u8], msg: Range<usize>, keys: &mut [KeySlot]) -> Result<Requ
     }
     let [execute, arguments, id] = found;
     if let Some((_, which, key)) = first_bad {
-        let error = match which {
-            Some(0) => QgaError::generic("QMP input member 'execute' must be a string"),
-            Some(_) => QgaError::generic("QMP input member 'arguments' must be an object"),
-            None => QgaError::generic("QMP input member '")
+        match which {
+            Some(0) => err.generic("QMP input member 'execute' must be a string"),
+            Some(_) => err.generic("QMP input member 'arguments' must be an object"),
+            None => err
+                .generic("QMP input member '")
                 .req_str(key)
                 .lit("' is unexpected"),
         };
-        return Err(Rejection::new(error, id));
+        return Err(id);
     }
     // 4. `execute` present.
     match execute {
@@ -118,35 +117,34 @@ pub fn parse(buf: &[u8], msg: Range<usize>, keys: &mut [KeySlot]) -> Result<Requ
             arguments,
             id,
         }),
-        None => Err(Rejection::new(
-            QgaError::generic("QMP input lacks member 'execute'"),
-            id,
-        )),
+        None => {
+            err.generic("QMP input lacks member 'execute'");
+            Err(id)
+        }
     }
 }
 
 /// The error for a lexical error: `JSON parse error, stray '<text>'`, the
 /// token text up to the bad byte (qemu-ga prints it with `%s`, so a NUL
 /// ends it).
-pub fn stray(buf: &[u8], token: Range<usize>) -> QgaError {
+pub fn stray(buf: &[u8], token: Range<usize>, err: &mut QgaError) {
     let text = buf.get(token.clone()).unwrap_or(&[]);
     let cut = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-    QgaError::generic("JSON parse error, stray '")
+    err.generic("JSON parse error, stray '")
         .req(token.start..token.start.wrapping_add(cut))
-        .lit("'")
+        .lit("'");
 }
 
 /// The error for a message that broke a limit (`capacity`: the request
 /// buffer's size).
-pub fn limit(limit: Limit, capacity: usize) -> QgaError {
+pub fn limit(limit: Limit, capacity: usize, err: &mut QgaError) {
     match limit {
-        Limit::Depth => QgaError::generic("JSON nesting depth limit exceeded"),
-        Limit::Size => {
-            QgaError::generic("JSON token size limit exceeded: request larger than the agent's ")
-                .int(i64::try_from(capacity).unwrap_or(i64::MAX))
-                .lit("-byte buffer")
-        }
-    }
+        Limit::Depth => err.generic("JSON nesting depth limit exceeded"),
+        Limit::Size => err
+            .generic("JSON token size limit exceeded: request larger than the agent's ")
+            .int(i64::try_from(capacity).unwrap_or(i64::MAX))
+            .lit("-byte buffer"),
+    };
 }
 
 #[cfg(test)]
@@ -154,9 +152,11 @@ mod tests {
     use super::*;
     use crate::error::Piece;
 
-    fn run(msg: &[u8]) -> Result<Request, Rejection> {
+    /// The request, or the error's text and the id to echo.
+    fn run(msg: &[u8]) -> Result<Request, (std::string::String, Rejected)> {
         let mut keys = [KeySlot::EMPTY; 16];
-        parse(msg, 0..msg.len(), &mut keys)
+        let mut err = QgaError::empty();
+        parse(msg, 0..msg.len(), &mut keys, &mut err).map_err(|id| (text(msg, &err), id))
     }
 
     fn text(msg: &[u8], e: &QgaError) -> std::string::String {
@@ -188,24 +188,24 @@ mod tests {
 
     #[test]
     fn envelope_of_non_object_is_rejected_without_id() {
-        let e = run(b"[1,2]").unwrap_err();
-        assert_eq!(e.id, None);
-        assert_eq!(text(b"[1,2]", &e.error), "QMP input must be a JSON object");
+        let (e, id) = run(b"[1,2]").unwrap_err();
+        assert_eq!(id, None);
+        assert_eq!(e, "QMP input must be a JSON object");
     }
 
     #[test]
     fn envelope_with_unexpected_member_echoes_the_id() {
         let msg = br#"{"execute":"guest-ping","foo":1,"id":7}"#;
-        let e = run(msg).unwrap_err();
-        assert_eq!(&msg[e.id.unwrap()], b"7");
-        assert_eq!(text(msg, &e.error), "QMP input member 'foo' is unexpected");
+        let (e, id) = run(msg).unwrap_err();
+        assert_eq!(&msg[id.unwrap()], b"7");
+        assert_eq!(e, "QMP input member 'foo' is unexpected");
     }
 
     #[test]
     fn envelope_without_execute_lacks_member() {
         let msg = br#"{"id":"x"}"#;
-        let e = run(msg).unwrap_err();
-        assert_eq!(text(msg, &e.error), "QMP input lacks member 'execute'");
+        let (e, _) = run(msg).unwrap_err();
+        assert_eq!(e, "QMP input lacks member 'execute'");
     }
 
     #[test]
@@ -213,20 +213,14 @@ mod tests {
         // `execute` (bucket 75) must be a string; `arguments` (bucket 441)
         // must be an object: qemu-ga reports `execute` first.
         let msg = br#"{"arguments":1,"execute":2}"#;
-        let e = run(msg).unwrap_err();
-        assert_eq!(
-            text(msg, &e.error),
-            "QMP input member 'execute' must be a string"
-        );
+        let (e, _) = run(msg).unwrap_err();
+        assert_eq!(e, "QMP input member 'execute' must be a string");
     }
 
     #[test]
     fn envelope_syntax_error_names_the_keyword() {
         let msg = br#"{"execute":nul}"#;
-        let e = run(msg).unwrap_err();
-        assert_eq!(
-            text(msg, &e.error),
-            "JSON parse error, invalid keyword 'nul'"
-        );
+        let (e, _) = run(msg).unwrap_err();
+        assert_eq!(e, "JSON parse error, invalid keyword 'nul'");
     }
 }

@@ -94,23 +94,14 @@ pub struct QgaError {
 }
 
 impl QgaError {
-    /// An empty description of class `class`.
-    pub fn new(class: ErrorClass) -> Self {
+    /// An empty GenericError (the agent keeps one and rewrites it for each
+    /// failing request).
+    pub const fn empty() -> Self {
         QgaError {
-            class,
+            class: ErrorClass::GenericError,
             len: 0,
             pieces: [Piece::Lit(""); MAX_PIECES],
         }
-    }
-
-    /// A `GenericError` with fixed text.
-    pub fn generic(text: &'static str) -> Self {
-        QgaError::new(ErrorClass::GenericError).lit(text)
-    }
-
-    /// qemu-ga's "not supported" GenericError.
-    pub fn unsupported() -> Self {
-        QgaError::generic(UNSUPPORTED)
     }
 
     /// The class.
@@ -123,50 +114,61 @@ impl QgaError {
         self.pieces.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
+    /// Starts over: class `class`, no description.
+    pub fn set(&mut self, class: ErrorClass) -> &mut Self {
+        self.class = class;
+        self.len = 0;
+        self
+    }
+
+    /// Starts over as a `GenericError` with fixed text.
+    #[inline(never)]
+    pub fn generic(&mut self, text: &'static str) -> &mut Self {
+        self.set(ErrorClass::GenericError).lit(text)
+    }
+
+    /// Starts over as qemu-ga's "not supported" GenericError.
+    pub fn unsupported(&mut self) -> &mut Self {
+        self.generic(UNSUPPORTED)
+    }
+
     /// Appends a piece (dropped beyond [`MAX_PIECES`]). Not inlined: one
     /// copy of the bounds logic serves every error of the agent.
     #[inline(never)]
-    fn push(&mut self, p: Piece) {
+    fn push(&mut self, p: Piece) -> &mut Self {
         if let Some(slot) = self.pieces.get_mut(usize::from(self.len)) {
             *slot = p;
             self.len = self.len.wrapping_add(1);
         }
+        self
     }
 
     /// Appends fixed text.
-    #[inline(always)]
-    pub fn lit(mut self, s: &'static str) -> Self {
-        self.push(Piece::Lit(s));
-        self
+    pub fn lit(&mut self, s: &'static str) -> &mut Self {
+        self.push(Piece::Lit(s))
     }
 
     /// Appends bytes of the request buffer.
-    #[inline(always)]
-    pub fn req(mut self, r: Range<usize>) -> Self {
+    pub fn req(&mut self, r: Range<usize>) -> &mut Self {
         let start = u32::try_from(r.start).unwrap_or(u32::MAX);
         let end = u32::try_from(r.end).unwrap_or(u32::MAX);
-        self.push(Piece::Req { start, end });
-        self
+        self.push(Piece::Req { start, end })
     }
 
     /// Appends the decoded text of a JSON string token of the request buffer.
-    #[inline(always)]
-    pub fn req_str(mut self, tok: Range<usize>) -> Self {
+    pub fn req_str(&mut self, tok: Range<usize>) -> &mut Self {
         let start = u32::try_from(tok.start).unwrap_or(u32::MAX);
         let end = u32::try_from(tok.end).unwrap_or(u32::MAX);
-        self.push(Piece::ReqStr { start, end });
-        self
+        self.push(Piece::ReqStr { start, end })
     }
 
     /// Appends an integer.
-    #[inline(always)]
-    pub fn int(mut self, v: i64) -> Self {
-        self.push(Piece::int(v));
-        self
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.push(Piece::int(v))
     }
 
     /// Appends a parameter name as qemu's input visitor prints it.
-    pub fn name(mut self, n: &ParamName) -> Self {
+    pub fn name(&mut self, n: &ParamName) -> &mut Self {
         for &p in n.pieces() {
             self.push(p);
         }
@@ -174,48 +176,64 @@ impl QgaError {
     }
 
     /// `Parameter '<name>' is missing`
-    pub fn missing(n: &ParamName) -> Self {
-        QgaError::generic("Parameter '").name(n).lit("' is missing")
+    pub fn missing(&mut self, n: &ParamName) -> &mut Self {
+        self.generic("Parameter '").name(n).lit("' is missing")
     }
 
     /// `Invalid parameter type for '<name>', expected: <what>`
-    pub fn invalid_type(n: &ParamName, expected: &'static str) -> Self {
-        QgaError::generic("Invalid parameter type for '")
+    pub fn invalid_type(&mut self, n: &ParamName, expected: &'static str) -> &mut Self {
+        self.generic("Invalid parameter type for '")
             .name(n)
             .lit("', expected: ")
             .lit(expected)
     }
 
     /// `Parameter '<name>' is unexpected`
-    pub fn unexpected(n: &ParamName) -> Self {
-        QgaError::generic("Parameter '")
-            .name(n)
-            .lit("' is unexpected")
+    pub fn unexpected(&mut self, n: &ParamName) -> &mut Self {
+        self.generic("Parameter '").name(n).lit("' is unexpected")
     }
 
     /// `Parameter '<name>' expects <what>`
-    pub fn expects(n: &ParamName, what: &'static str) -> Self {
-        QgaError::generic("Parameter '")
+    pub fn expects(&mut self, n: &ParamName, what: &'static str) -> &mut Self {
+        self.generic("Parameter '")
             .name(n)
             .lit("' expects ")
             .lit(what)
     }
 
     /// `value '<v>' is invalid for argument <arg>`
-    pub fn invalid_value(v: i64, arg: &'static str) -> Self {
-        QgaError::generic("value '")
+    pub fn invalid_value(&mut self, v: i64, arg: &'static str) -> &mut Self {
+        self.generic("value '")
             .int(v)
             .lit("' is invalid for argument ")
             .lit(arg)
     }
 
     /// Appends `: <strerror>` for an errno.
-    pub fn errno(self, e: Errno) -> Self {
-        let s = self.lit(": ");
+    pub fn errno(&mut self, e: Errno) -> &mut Self {
+        self.lit(": ");
         match e.text() {
-            Some(t) => s.lit(t),
-            None => s.lit("Unknown error ").int(i64::from(e.0)),
+            Some(t) => self.lit(t),
+            None => self.lit("Unknown error ").int(i64::from(e.0)),
         }
+    }
+
+    /// Finishes a description whose context (`failed to read file`) is
+    /// written, for a board failure: "not supported" and a board's own
+    /// message replace the context, an errno is appended as `: <strerror>`.
+    #[inline(never)]
+    pub fn hook(&mut self, e: HookError) -> &mut Self {
+        match e {
+            HookError::Unsupported => self.unsupported(),
+            HookError::Errno(n) => self.errno(n),
+            HookError::Message(m) => self.generic(m),
+            HookError::NoUser => self.lit(": no such user"),
+        }
+    }
+
+    /// `<context>` followed by the board failure `e` (see [`Self::hook`]).
+    pub fn failed(&mut self, e: HookError, context: &'static str) -> &mut Self {
+        self.generic(context).hook(e)
     }
 }
 
@@ -253,7 +271,10 @@ impl ParamName {
 
     /// A key of the request (an unexpected one): its string token.
     pub fn key(tok: Range<usize>) -> Self {
-        ParamName::of(&[QgaError::new(ErrorClass::GenericError).req_str(tok).pieces[0]])
+        ParamName::of(&[Piece::ReqStr {
+            start: u32::try_from(tok.start).unwrap_or(u32::MAX),
+            end: u32::try_from(tok.end).unwrap_or(u32::MAX),
+        }])
     }
 
     /// Element `index` of the list argument `list`: `vcpus[1]`.
@@ -286,10 +307,7 @@ impl ParamName {
     /// A request key inside a list element: `vcpus[1].x` (its string token).
     pub fn member_key(mut self, tok: Range<usize>) -> Self {
         self.dot();
-        let key = ParamName::key(tok);
-        for &p in key.pieces() {
-            self.push(p);
-        }
+        self.push(ParamName::key(tok).pieces[0]);
         self
     }
 
@@ -450,20 +468,6 @@ impl From<Errno> for HookError {
     }
 }
 
-impl HookError {
-    /// The wire error for a hook failure of a command whose qemu-ga text for
-    /// OS failures is `<context>: <strerror>`. `context` is any prefix built
-    /// by the caller.
-    pub fn into_qga(self, context: QgaError) -> QgaError {
-        match self {
-            HookError::Unsupported => QgaError::unsupported(),
-            HookError::Errno(e) => context.errno(e),
-            HookError::Message(m) => QgaError::generic(m),
-            HookError::NoUser => context.lit(": no such user"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,10 +497,27 @@ mod tests {
 
     #[test]
     fn pieces_beyond_capacity_are_dropped() {
-        let mut e = QgaError::generic("a");
+        let mut e = QgaError::empty();
+        e.generic("a");
         for _ in 0..20 {
-            e = e.lit("b");
+            e.lit("b");
         }
         assert_eq!(e.pieces().len(), MAX_PIECES);
+    }
+
+    #[test]
+    fn hook_failures_keep_or_replace_the_context() {
+        let mut e = QgaError::empty();
+        e.failed(HookError::Errno(Errno::ENOENT), "failed to read file");
+        assert_eq!(
+            e.pieces(),
+            [
+                Piece::Lit("failed to read file"),
+                Piece::Lit(": "),
+                Piece::Lit("No such file or directory")
+            ]
+        );
+        e.failed(HookError::Unsupported, "x");
+        assert_eq!(e.pieces(), [Piece::Lit(UNSUPPORTED)]);
     }
 }

@@ -138,16 +138,13 @@ enum ErrorPhase {
     Close,
 }
 
-// One reply exists at a time, so the error variant's inline description
-// costs nothing extra.
-#[allow(clippy::large_enum_variant)]
 enum Kind {
     Return {
         value: Option<Continuation>,
         phase: ReturnPhase,
     },
+    /// The description is the agent's one error ([`Call::err`]).
     Error {
-        err: QgaError,
         phase: ErrorPhase,
         /// Description piece being written, and the offset inside it.
         piece: u8,
@@ -155,8 +152,7 @@ enum Kind {
     },
 }
 
-/// A reply in progress. One exists at a time, so the size of the error
-/// (its description pieces are inline) costs nothing extra.
+/// A reply in progress (one exists at a time).
 pub(crate) struct Reply {
     id: Option<Range<usize>>,
     echo: IdEcho,
@@ -177,13 +173,12 @@ impl Reply {
         }
     }
 
-    /// An error reply.
-    pub fn error(err: QgaError, id: Option<Range<usize>>) -> Self {
+    /// An error reply, of the error in [`Call::err`].
+    pub fn error(id: Option<Range<usize>>) -> Self {
         Reply {
             echo: IdEcho::new(id.clone().unwrap_or(0..0)),
             id,
             kind: Kind::Error {
-                err,
                 phase: ErrorPhase::Open,
                 piece: 0,
                 offset: 0,
@@ -198,12 +193,15 @@ impl Reply {
                 write_return(value, phase, &self.id, &mut self.echo, call)
             }
             Kind::Error {
-                err,
                 phase,
                 piece,
                 offset,
             } => {
-                let mut desc = Desc { err, piece, offset };
+                let mut desc = Desc {
+                    err: call.err,
+                    piece,
+                    offset,
+                };
                 write_error(
                     phase,
                     &self.id,

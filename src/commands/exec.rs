@@ -12,7 +12,7 @@
 //! qemu-ga 8.1's forms: a boolean, or `none`, `stdout`, `stderr`,
 //! `separated`, `merged`.
 
-use super::{Call, Continuation, Flow, Progress, command, text};
+use super::{Call, Outcome, Progress, command, text, unsupported};
 use crate::args::{StrListArg, Text};
 use crate::arguments;
 use crate::base64;
@@ -54,24 +54,22 @@ command!(
     GUEST_EXEC_STATUS = "guest-exec-status", StatusArgs, status
 );
 
-fn command_failed() -> QgaError {
-    QgaError::generic("Guest agent command failed, error was '")
-}
+const COMMAND_FAILED: &str = "Guest agent command failed, error was '";
 
-fn spawn_failed(path: core::ops::Range<usize>, e: Errno) -> QgaError {
+fn spawn_failed(err: &mut QgaError, path: core::ops::Range<usize>, e: Errno) {
     // glib's g_spawn message inside qemu-ga's QERR_QGA_COMMAND_FAILED.
-    let base = command_failed()
+    err.generic(COMMAND_FAILED)
         .lit("Failed to execute child process “")
         .req(path)
         .lit("” (");
     match e.text() {
-        Some(t) => base.lit(t),
-        None => base.lit("Unknown error ").int(i64::from(e.0)),
+        Some(t) => err.lit(t),
+        None => err.lit("Unknown error ").int(i64::from(e.0)),
     }
-    .lit(")'")
+    .lit(")'");
 }
 
-fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
+fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Outcome {
     // A reply that streamed a report and was abandoned left its slot.
     call.state.execs.reap_reported();
     let path = call.decode(&args.path);
@@ -81,7 +79,8 @@ fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
             let r = call.decode(t);
             let data = call.rx.get_mut(r.clone()).unwrap_or(&mut []);
             if !base64::validate(data) {
-                return Err(QgaError::generic("Base64 data contains invalid characters"));
+                call.err.generic("Base64 data contains invalid characters");
+                return Outcome::Failed;
             }
             let n = base64::decode_in_place(data);
             r.start..r.start.wrapping_add(n)
@@ -90,12 +89,16 @@ fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
     };
     let capture = args.capture_output.unwrap_or_default();
     let rx: &[u8] = call.rx;
-    let programs = call.platform.programs().ok_or_else(QgaError::unsupported)?;
+    let Some(programs) = call.platform.programs() else {
+        return unsupported(call.err);
+    };
     let execs = &mut call.state.execs;
     let Some(slot) = execs.free_slot() else {
-        return Err(command_failed()
+        call.err
+            .generic(COMMAND_FAILED)
             .lit(Errno::EAGAIN.text().unwrap_or(""))
-            .lit("'"));
+            .lit("'");
+        return Outcome::Failed;
     };
     let req = ExecRequest {
         path: text(rx, &path),
@@ -105,38 +108,45 @@ fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Result<Flow, QgaError> {
         capture,
     };
     let Some((program_state, mut io)) = execs.begin(slot, capture) else {
-        return Err(QgaError::generic("Guest agent command failed"));
+        call.err.generic("Guest agent command failed");
+        return Outcome::Failed;
     };
     let status = match programs.start(&req, program_state, &mut io) {
         Ok(s) => s,
         Err(e) => {
             execs.free(slot);
-            return Err(match e {
-                HookError::Errno(e) => spawn_failed(path, e),
-                other => other.into_qga(QgaError::generic("Guest agent command failed")),
-            });
+            match e {
+                HookError::Errno(e) => spawn_failed(call.err, path, e),
+                other => {
+                    call.err.failed(other, "Guest agent command failed");
+                }
+            }
+            return Outcome::Failed;
         }
     };
     let pid = execs.started(slot, status);
     call.out.str("{\"pid\": ");
     call.out.i64(pid);
     call.out.str("}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn status(call: &mut Call<'_, '_>, args: StatusArgs) -> Result<Flow, QgaError> {
+fn status(call: &mut Call<'_, '_>, args: StatusArgs) -> Outcome {
     call.state.execs.reap_reported();
-    let invalid = || QgaError::generic("Invalid parameter 'pid'");
-    let slot = call.state.execs.find(args.pid).ok_or_else(invalid)?;
+    let Some(slot) = call.state.execs.find(args.pid) else {
+        return invalid_pid(call.err);
+    };
     // Give a running program one more step first, so a client polling in a
     // loop sees progress even when the board polls rarely.
     if let Some(p) = call.platform.programs() {
         call.state.execs.step(slot, p);
     }
-    let s = call.state.execs.slot_mut(slot).ok_or_else(invalid)?;
+    let Some(s) = call.state.execs.slot_mut(slot) else {
+        return invalid_pid(call.err);
+    };
     let SlotState::Done(st) = s.state else {
         call.out.str("{\"exited\": false}");
-        return Ok(Flow::Done);
+        return Outcome::Done;
     };
     s.state = SlotState::Reaping(st);
     let mut progress = Progress::ExecStatus(StatusProgress {
@@ -144,14 +154,16 @@ fn status(call: &mut Call<'_, '_>, args: StatusArgs) -> Result<Flow, QgaError> {
         part: Part::Head,
         offset: 0,
     });
-    Ok(if status_step(call, &mut progress) {
-        Flow::Done
+    if status_step(call, &mut progress) {
+        Outcome::Done
     } else {
-        Flow::More(Continuation {
-            step: status_step,
-            progress,
-        })
-    })
+        call.more(status_step, progress)
+    }
+}
+
+fn invalid_pid(err: &mut QgaError) -> Outcome {
+    err.generic("Invalid parameter 'pid'");
+    Outcome::Failed
 }
 
 /// The parts of an exit report, in qemu-ga's key order: exitcode, err-data,

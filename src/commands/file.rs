@@ -14,7 +14,7 @@
 
 use core::ops::Range;
 
-use super::{Call, Continuation, Flow, Progress, command, failed, text};
+use super::{Call, Outcome, Progress, command, failed, text, unsupported};
 use crate::args::{Text, WhenceArg};
 use crate::arguments;
 use crate::base64;
@@ -100,84 +100,105 @@ command!(
     GUEST_FILE_FLUSH = "guest-file-flush", HandleArgs, flush
 );
 
-fn not_found(handle: i64) -> QgaError {
-    QgaError::generic("handle '")
+fn not_found(err: &mut QgaError, handle: i64) -> Outcome {
+    err.generic("handle '")
         .int(handle)
-        .lit("' has not been found")
+        .lit("' has not been found");
+    Outcome::Failed
+}
+
+/// The file behind `handle`, or `None` with the error written.
+fn lookup(call: &mut Call<'_, '_>, handle: i64) -> Option<FileId> {
+    let id = call.state.handles.get(handle);
+    if id.is_none() {
+        not_found(call.err, handle);
+    }
+    id
 }
 
 /// The board's store and the file behind `handle` (qemu-ga looks the handle
 /// up first, so an unknown handle is reported even by a board without
-/// files).
-fn file<'c>(
-    call: &'c mut Call<'_, '_>,
-    handle: i64,
-) -> Result<(&'c mut dyn FileStore, FileId), QgaError> {
-    let id = call
-        .state
-        .handles
-        .get(handle)
-        .ok_or_else(|| not_found(handle))?;
-    let store = call.platform.files().ok_or_else(QgaError::unsupported)?;
-    Ok((store, id))
+/// files), or `None` with the error written.
+fn file<'c>(call: &'c mut Call<'_, '_>, handle: i64) -> Option<(&'c mut dyn FileStore, FileId)> {
+    let id = lookup(call, handle)?;
+    match call.platform.files() {
+        Some(store) => Some((store, id)),
+        None => {
+            call.err.unsupported();
+            None
+        }
+    }
 }
 
-fn open(call: &mut Call<'_, '_>, args: OpenArgs) -> Result<Flow, QgaError> {
+/// `failed to open file '<path>' (mode: '<mode>')`.
+fn open_failed<'e>(
+    err: &'e mut QgaError,
+    path: &Range<usize>,
+    mode: &Option<Range<usize>>,
+) -> &'e mut QgaError {
+    err.generic("failed to open file '")
+        .req(path.clone())
+        .lit("' (mode: '");
+    match mode {
+        Some(m) => err.req(m.clone()),
+        None => err.lit("r"),
+    }
+    .lit("')")
+}
+
+fn open(call: &mut Call<'_, '_>, args: OpenArgs) -> Outcome {
     let path = call.decode(&args.path);
     let mode_range = args.mode.as_ref().map(|m| call.decode(m));
     let mode_text: &[u8] = match &mode_range {
         Some(r) => call.rx.get(r.clone()).unwrap_or(&[]),
         None => b"r",
     };
-    let fail = |path: &Range<usize>, mode: &Option<Range<usize>>| {
-        let e = QgaError::generic("failed to open file '")
-            .req(path.clone())
-            .lit("' (mode: '");
-        match mode {
-            Some(m) => e.req(m.clone()),
-            None => e.lit("r"),
-        }
-        .lit("')")
-    };
     let Some(mode) = OpenMode::parse(mode_text) else {
         let r = mode_range.unwrap_or(0..0);
-        return Err(QgaError::generic("invalid file open mode '")
-            .req(r)
-            .lit("'"));
+        call.err.generic("invalid file open mode '").req(r).lit("'");
+        return Outcome::Failed;
     };
     if !call.state.handles.has_room() {
         // Checked before opening so that no file is left open without a handle.
-        return Err(fail(&path, &mode_range).errno(Errno::EMFILE));
+        open_failed(call.err, &path, &mode_range).errno(Errno::EMFILE);
+        return Outcome::Failed;
     }
     let rx: &[u8] = call.rx;
-    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
-    let id = files
-        .open(text(rx, &path), mode)
-        .map_err(|e| e.into_qga(fail(&path, &mode_range)))?;
+    let Some(files) = call.platform.files() else {
+        return unsupported(call.err);
+    };
+    let id = match files.open(text(rx, &path), mode) {
+        Ok(id) => id,
+        Err(e) => {
+            open_failed(call.err, &path, &mode_range).hook(e);
+            return Outcome::Failed;
+        }
+    };
     match call.state.handles.insert(id) {
         Some(handle) => {
             call.out.i64(handle);
-            Ok(Flow::Done)
+            Outcome::Done
         }
         None => {
             let _ = files.close(id);
-            Err(fail(&path, &mode_range).errno(Errno::EMFILE))
+            open_failed(call.err, &path, &mode_range).errno(Errno::EMFILE);
+            Outcome::Failed
         }
     }
 }
 
-fn close(call: &mut Call<'_, '_>, args: HandleArgs) -> Result<Flow, QgaError> {
-    let (store, id) = file(call, args.handle)?;
+fn close(call: &mut Call<'_, '_>, args: HandleArgs) -> Outcome {
+    let Some((store, id)) = file(call, args.handle) else {
+        return Outcome::Failed;
+    };
     let result = store.close(id);
     // The handle is gone either way: its file is closed or unusable.
     call.state.handles.remove(args.handle);
-    result.map_err(|e| failed(e, "failed to close handle"))?;
+    if let Err(e) = result {
+        return failed(call.err, e, "failed to close handle");
+    }
     call.out.str("{}");
-    Ok(Flow::Done)
-}
-
-fn read_error(e: HookError) -> QgaError {
-    failed(e, "failed to read file")
+    Outcome::Done
 }
 
 /// A streaming `guest-file-read` in progress.
@@ -192,19 +213,20 @@ pub(crate) struct ReadProgress {
     eof: bool,
 }
 
-fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
+fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Outcome {
     // qemu-ga looks the handle up before it checks the count.
-    let id = call
-        .state
-        .handles
-        .get(args.handle)
-        .ok_or_else(|| not_found(args.handle))?;
+    let Some(id) = lookup(call, args.handle) else {
+        return Outcome::Failed;
+    };
     let count = args.count.unwrap_or(FILE_READ_COUNT_DEFAULT);
     if !(0..=FILE_READ_COUNT_MAX).contains(&count) {
-        return Err(QgaError::invalid_value(count, "count"));
+        call.err.invalid_value(count, "count");
+        return Outcome::Failed;
     }
     let want = usize::try_from(count).unwrap_or(usize::MAX);
-    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
+    let Some(files) = call.platform.files() else {
+        return unsupported(call.err);
+    };
     let out = &mut call.out;
 
     // First read as much as the one-piece layout fits: raw bytes at the end
@@ -220,7 +242,10 @@ fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
     let spare = out.spare();
     let (front, back) = spare.split_at_mut(avail.saturating_sub(first));
     let raw = back.get_mut(..first).unwrap_or(&mut []);
-    let n = files.read(id, raw).map_err(read_error)?.min(first);
+    let n = match files.read(id, raw) {
+        Ok(n) => n.min(first),
+        Err(e) => return failed(call.err, e, "failed to read file"),
+    };
     let raw = raw.get(..n).unwrap_or(&[]);
     let mut w = Out::new(front);
     if n < first || n == want {
@@ -234,7 +259,7 @@ fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
         w.str("}");
         let total = w.len();
         out.advance(total);
-        return Ok(Flow::Done);
+        return Outcome::Done;
     }
     w.str("{\"buf-b64\": \"");
     let enc = base64::encode(raw, w.spare()).unwrap_or(0);
@@ -251,10 +276,7 @@ fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Result<Flow, QgaError> {
     if st.pump(files, out).is_err() {
         st.remaining = 0;
     }
-    Ok(Flow::More(Continuation {
-        step: read_step,
-        progress: Progress::FileRead(st),
-    }))
+    call.more(read_step, Progress::FileRead(st))
 }
 
 impl ReadProgress {
@@ -320,59 +342,70 @@ fn read_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
     }
 }
 
-fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Result<Flow, QgaError> {
-    let id = call
-        .state
-        .handles
-        .get(args.handle)
-        .ok_or_else(|| not_found(args.handle))?;
+fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Outcome {
+    let Some(id) = lookup(call, args.handle) else {
+        return Outcome::Failed;
+    };
     let data = call.decode(&args.buf_b64);
     let Some(len) = base64::decode_checked(call.rx.get_mut(data.clone()).unwrap_or(&mut [])) else {
-        return Err(QgaError::generic("Base64 data contains invalid characters"));
+        call.err.generic("Base64 data contains invalid characters");
+        return Outcome::Failed;
     };
     let count = match args.count {
         None => len,
         Some(c) if (0..=i64::try_from(len).unwrap_or(i64::MAX)).contains(&c) => {
             usize::try_from(c).unwrap_or(0)
         }
-        Some(c) => return Err(QgaError::invalid_value(c, "count")),
+        Some(c) => {
+            call.err.invalid_value(c, "count");
+            return Outcome::Failed;
+        }
     };
     let bytes = data.start..data.start.wrapping_add(count);
     let rx: &[u8] = call.rx;
-    let files = call.platform.files().ok_or_else(QgaError::unsupported)?;
-    let n = files
-        .write(id, rx.get(bytes).unwrap_or(&[]))
-        .map_err(|e| failed(e, "failed to write to file"))?;
+    let Some(files) = call.platform.files() else {
+        return unsupported(call.err);
+    };
+    let n = match files.write(id, rx.get(bytes).unwrap_or(&[])) {
+        Ok(v) => v,
+        Err(e) => return failed(call.err, e, "failed to write to file"),
+    };
     call.out.str("{\"count\": ");
     call.out.u64(n as u64);
     call.out.str(", \"eof\": false}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn seek(call: &mut Call<'_, '_>, args: SeekArgs) -> Result<Flow, QgaError> {
+fn seek(call: &mut Call<'_, '_>, args: SeekArgs) -> Outcome {
     let whence = match args.whence {
         // qemu-ga checks the handle before the whence code.
         WhenceArg::Code(n) if call.state.handles.get(args.handle).is_some() => {
-            return Err(QgaError::generic("invalid whence code ").int(n));
+            call.err.generic("invalid whence code ").int(n);
+            return Outcome::Failed;
         }
-        WhenceArg::Code(_) => return Err(not_found(args.handle)),
+        WhenceArg::Code(_) => return not_found(call.err, args.handle),
         WhenceArg::Known(w) => w,
     };
-    let (store, id) = file(call, args.handle)?;
-    let pos = store
-        .seek(id, args.offset, whence)
-        .map_err(|e| failed(e, "failed to seek file"))?;
+    let Some((store, id)) = file(call, args.handle) else {
+        return Outcome::Failed;
+    };
+    let pos = match store.seek(id, args.offset, whence) {
+        Ok(v) => v,
+        Err(e) => return failed(call.err, e, "failed to seek file"),
+    };
     call.out.str("{\"eof\": false, \"position\": ");
     call.out.u64(pos);
     call.out.str("}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn flush(call: &mut Call<'_, '_>, args: HandleArgs) -> Result<Flow, QgaError> {
-    let (store, id) = file(call, args.handle)?;
-    store
-        .flush(id)
-        .map_err(|e| failed(e, "failed to flush file"))?;
+fn flush(call: &mut Call<'_, '_>, args: HandleArgs) -> Outcome {
+    let Some((store, id)) = file(call, args.handle) else {
+        return Outcome::Failed;
+    };
+    if let Err(e) = store.flush(id) {
+        return failed(call.err, e, "failed to flush file");
+    }
     call.out.str("{}");
-    Ok(Flow::Done)
+    Outcome::Done
 }

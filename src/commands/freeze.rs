@@ -5,10 +5,9 @@
 //! board's [`crate::platform::Freeze`] has frozen something. While frozen,
 //! every command but the freeze allow-list is disabled, as in qemu-ga.
 
-use super::{Call, Flow, command, failed};
+use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::{NoArgs, StrListArg};
 use crate::arguments;
-use crate::error::QgaError;
 use crate::platform::{StrList, TrimResult};
 
 use super::render::Obj;
@@ -50,74 +49,85 @@ command!(
     GUEST_FSTRIM = "guest-fstrim", TrimArgs, fstrim
 );
 
-fn status(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn status(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     call.out.str(if call.state.frozen {
         "\"frozen\""
     } else {
         "\"thawed\""
     });
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn freeze(call: &mut Call<'_, '_>, list: Option<StrListArg>) -> Result<Flow, QgaError> {
+fn freeze(call: &mut Call<'_, '_>, list: Option<StrListArg>) -> Outcome {
     let rx: &[u8] = call.rx;
     let mountpoints = StrList::new(rx, list.map(|l| l.span()));
-    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
-    let n = freeze
-        .freeze(&mountpoints)
-        .map_err(|e| failed(e, "failed to freeze"))?;
+    let Some(freeze) = call.platform.freeze() else {
+        return unsupported(call.err);
+    };
+    let n = match freeze.freeze(&mountpoints) {
+        Ok(v) => v,
+        Err(e) => return failed(call.err, e, "failed to freeze"),
+    };
     // Nothing frozen leaves the state thawed (qemu-ga does the same).
     call.state.frozen = n > 0;
     call.out.i64(n);
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn freeze_all(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn freeze_all(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     freeze(call, None)
 }
 
-fn freeze_list(call: &mut Call<'_, '_>, args: FreezeListArgs) -> Result<Flow, QgaError> {
+fn freeze_list(call: &mut Call<'_, '_>, args: FreezeListArgs) -> Outcome {
     freeze(call, args.mountpoints)
 }
 
-fn thaw(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
-    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
-    let n = freeze.thaw().map_err(|e| failed(e, "failed to thaw"))?;
+fn thaw(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+    let Some(freeze) = call.platform.freeze() else {
+        return unsupported(call.err);
+    };
+    let n = match freeze.thaw() {
+        Ok(v) => v,
+        Err(e) => return failed(call.err, e, "failed to thaw"),
+    };
     call.state.frozen = false;
     call.out.i64(n);
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
 /// Results are written as the board reports them; results beyond the free
 /// reply space are left out (the board has trimmed by then: the work is not
 /// repeated for a second piece).
-fn fstrim(call: &mut Call<'_, '_>, args: TrimArgs) -> Result<Flow, QgaError> {
-    let freeze = call.platform.freeze().ok_or_else(QgaError::unsupported)?;
+fn fstrim(call: &mut Call<'_, '_>, args: TrimArgs) -> Outcome {
+    let Some(freeze) = call.platform.freeze() else {
+        return unsupported(call.err);
+    };
     let out = &mut call.out;
     out.str("{\"paths\": [");
     let mut first = true;
-    freeze
-        .trim(args.minimum, &mut |r: &TrimResult<'_>| {
-            let mark = out.len();
-            if !first {
-                out.str(", ");
-            }
-            let mut o = Obj::open(out);
-            o.opt_int("minimum", r.minimum);
-            o.str("path", r.path);
-            o.opt_int("trimmed", r.trimmed);
-            o.opt_str("error", r.error);
-            o.close();
-            // Keep room for the closing brackets.
-            if out.ok() && out.remaining() >= 2 {
-                first = false;
-                core::ops::ControlFlow::Continue(())
-            } else {
-                out.truncate(mark);
-                core::ops::ControlFlow::Break(())
-            }
-        })
-        .map_err(|e| failed(e, "failed to trim"))?;
+    let r = freeze.trim(args.minimum, &mut |r: &TrimResult<'_>| {
+        let mark = out.len();
+        if !first {
+            out.str(", ");
+        }
+        let mut o = Obj::open(out);
+        o.opt_int("minimum", r.minimum);
+        o.str("path", r.path);
+        o.opt_int("trimmed", r.trimmed);
+        o.opt_str("error", r.error);
+        o.close();
+        // Keep room for the closing brackets.
+        if out.ok() && out.remaining() >= 2 {
+            first = false;
+            core::ops::ControlFlow::Continue(())
+        } else {
+            out.truncate(mark);
+            core::ops::ControlFlow::Break(())
+        }
+    });
+    if let Err(e) = r {
+        return failed(call.err, e, "failed to trim");
+    }
     out.str("]}");
-    Ok(Flow::Done)
+    Outcome::Done
 }

@@ -6,10 +6,10 @@
 //! `guest-set-memory-blocks` answers one response per entry, in order.
 
 use super::render::{Entries, Obj, list};
-use super::{Call, Flow, command, failed};
+use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::{MemBlockListArg, NoArgs, VcpuListArg, elements, id_and_online};
 use crate::arguments;
-use crate::error::{HookError, QgaError};
+use crate::error::HookError;
 use crate::platform::{MemoryBlock, MemoryBlockResponse, Platform, Vcpu};
 
 arguments! {
@@ -49,7 +49,7 @@ command!(
     GUEST_GET_MEMORY_BLOCK_INFO = "guest-get-memory-block-info", NoArgs, memory_block_info
 );
 
-fn get_vcpus(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn get_vcpus(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         let cpus = p.processors().ok_or(HookError::Unsupported)?;
         cpus.vcpus(&mut |v: &Vcpu| {
@@ -65,26 +65,25 @@ fn get_vcpus(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn set_vcpus(call: &mut Call<'_, '_>, args: SetVcpusArgs) -> Result<Flow, QgaError> {
+fn set_vcpus(call: &mut Call<'_, '_>, args: SetVcpusArgs) -> Outcome {
     let rx: &[u8] = call.rx;
-    let cpus = call
-        .platform
-        .processors()
-        .ok_or_else(QgaError::unsupported)?;
+    let Some(cpus) = call.platform.processors() else {
+        return unsupported(call.err);
+    };
     let mut processed: i64 = 0;
     for elem in elements(rx, &args.vcpus) {
         let (id, _, online) = id_and_online(rx, &elem, "logical-id");
         match cpus.set_vcpu(id, online) {
             Ok(()) => processed = processed.wrapping_add(1),
-            Err(e) if processed == 0 => return Err(failed(e, "failed to set vCPU state")),
+            Err(e) if processed == 0 => return failed(call.err, e, "failed to set vCPU state"),
             Err(_) => break,
         }
     }
     call.out.i64(processed);
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn get_memory_blocks(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn get_memory_blocks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         let memory = p.memory().ok_or(HookError::Unsupported)?;
         memory.blocks(&mut |m: &MemoryBlock| {
@@ -102,9 +101,11 @@ fn get_memory_blocks(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaErro
 
 /// Responses beyond the free reply space stop the processing (the client
 /// sees a shorter list, as when qemu-ga stops early).
-fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Result<Flow, QgaError> {
+fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Outcome {
     let rx: &[u8] = call.rx;
-    let memory = call.platform.memory().ok_or_else(QgaError::unsupported)?;
+    let Some(memory) = call.platform.memory() else {
+        return unsupported(call.err);
+    };
     let out = &mut call.out;
     out.str("[");
     let mut first = true;
@@ -112,7 +113,7 @@ fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Resu
         let (_, index, online) = id_and_online(rx, &elem, "phys-index");
         let resp = match memory.set_block(index, online) {
             Ok(r) => r,
-            Err(e) if first => return Err(failed(e, "failed to set memory block state")),
+            Err(e) if first => return failed(call.err, e, "failed to set memory block state"),
             Err(_) => MemoryBlockResponse::OperationFailed(None),
         };
         let mark = out.len();
@@ -137,16 +138,19 @@ fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Resu
         first = false;
     }
     out.str("]");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn memory_block_info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
-    let memory = call.platform.memory().ok_or_else(QgaError::unsupported)?;
-    let size = memory
-        .block_size()
-        .map_err(|e| failed(e, "failed to query the guest"))?;
+fn memory_block_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+    let Some(memory) = call.platform.memory() else {
+        return unsupported(call.err);
+    };
+    let size = match memory.block_size() {
+        Ok(v) => v,
+        Err(e) => return failed(call.err, e, "failed to query the guest"),
+    };
     call.out.str("{\"size\": ");
     call.out.u64(size);
     call.out.str("}");
-    Ok(Flow::Done)
+    Outcome::Done
 }

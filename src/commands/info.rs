@@ -6,22 +6,21 @@
 //! `success-response` flag. Only the board's table is listed: commands it
 //! did not link do not exist. The list streams entry by entry.
 
-use super::{Call, Continuation, Flow, Progress, command};
+use super::{Call, Outcome, Progress, command};
 use crate::args::NoArgs;
-use crate::error::QgaError;
 
 command!(
     /// `guest-info`.
     GUEST_INFO = "guest-info", NoArgs, info, FROZEN_OK
 );
 
-fn info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     let mut progress = Progress::Info(0);
-    Ok(if step(call, &mut progress) {
-        Flow::Done
+    if step(call, &mut progress) {
+        Outcome::Done
     } else {
-        Flow::More(Continuation { step, progress })
-    })
+        call.more(step, progress)
+    }
 }
 
 fn step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {

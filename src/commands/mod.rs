@@ -8,10 +8,11 @@
 //!   that streams whatever does not fit the reply buffer at once.
 //! * A handler receives checked, typed arguments, does the work exactly
 //!   once, and either writes its whole return value after the reply prefix
-//!   ([`Flow::Done`]), sends nothing ([`Flow::NoReply`], for qemu-ga's
-//!   `success-response: false` commands), or leaves a [`Continuation`] the
-//!   agent calls until the value is complete. On error nothing it wrote is
-//!   sent.
+//!   ([`Outcome::Done`]), sends nothing ([`Outcome::NoReply`], for
+//!   qemu-ga's `success-response: false` commands), or leaves a
+//!   [`Continuation`] the agent calls until the value is complete. A
+//!   failing handler writes its error in place ([`Call::err`], the agent's
+//!   one error) and returns [`Outcome::Failed`]; nothing it wrote is sent.
 //! * A board hands the agent a [`Table`]. [`ALL`] has every command in the
 //!   order of qemu-ga's schema (registration order: `guest-info` lists them
 //!   in reverse, as qemu-ga does); [`HEALTH`] is the smallest useful one.
@@ -145,7 +146,7 @@ pub(crate) const FROZEN_OK: u8 = 1 << 1;
 pub(crate) const DELIMITED: u8 = 1 << 2;
 
 /// What a handler does with a call.
-pub(crate) type RunFn = fn(&mut Call<'_, '_>, &Spans) -> Result<Flow, QgaError>;
+pub(crate) type RunFn = fn(&mut Call<'_, '_>, &Spans) -> Outcome;
 
 /// One command.
 pub struct Command {
@@ -269,6 +270,12 @@ pub(crate) struct AgentInfo {
 
 /// What a handler or continuation works with.
 pub(crate) struct Call<'a, 's> {
+    /// Where a failing handler writes its error (then returns
+    /// [`Outcome::Failed`]).
+    pub err: &'a mut QgaError,
+    /// Where a handler leaves its value's continuation (then returns
+    /// [`Outcome::More`]).
+    pub more: Option<Continuation>,
     /// The request buffer (the message is somewhere inside); handlers decode
     /// string arguments in place.
     pub rx: &'a mut [u8],
@@ -301,13 +308,36 @@ pub(crate) fn text<'a>(rx: &'a [u8], r: &core::ops::Range<usize>) -> &'a str {
 }
 
 /// How a handler finished.
-pub(crate) enum Flow {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
     /// The whole return value was written.
     Done,
     /// Success without a reply (`success-response: false`).
     NoReply,
-    /// The return value continues.
-    More(Continuation),
+    /// The return value continues ([`Call::more`]).
+    More,
+    /// The command failed ([`Call::err`]); nothing it wrote is sent.
+    Failed,
+}
+
+impl Call<'_, '_> {
+    /// Leaves `step` to finish the value.
+    pub fn more(&mut self, step: StepFn, progress: Progress) -> Outcome {
+        self.more = Some(Continuation { step, progress });
+        Outcome::More
+    }
+}
+
+/// Fails with qemu-ga's "not supported".
+pub(crate) fn unsupported(err: &mut QgaError) -> Outcome {
+    err.unsupported();
+    Outcome::Failed
+}
+
+/// Fails with `<context>` and the board's failure (see [`QgaError::hook`]).
+pub(crate) fn failed(err: &mut QgaError, e: HookError, context: &'static str) -> Outcome {
+    err.failed(e, context);
+    Outcome::Failed
 }
 
 /// Writes more of a return value while it fits; true once complete. A
@@ -332,12 +362,6 @@ pub(crate) enum Progress {
     FileRead(file::ReadProgress),
     /// `guest-exec-status` of an exited program.
     ExecStatus(exec::StatusProgress),
-}
-
-/// qemu-ga's text for a board failure: `<context>: <strerror>`, or "not
-/// supported".
-pub(crate) fn failed(e: HookError, context: &'static str) -> QgaError {
-    e.into_qga(QgaError::generic(context))
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 //! interface's `ip-addresses` is left out when it has none, as qemu-ga does.
 
 use super::render::{Entries, Obj, list};
-use super::{Call, Flow, command};
+use super::{Call, Outcome, command};
 use crate::args::NoArgs;
-use crate::error::{HookError, QgaError};
+use crate::error::HookError;
 use crate::platform::{IpKind, NetInterface, Network, Platform, Route};
 
 command!(
@@ -23,7 +23,7 @@ fn board(p: &mut dyn Platform) -> Result<&mut dyn Network, HookError> {
     p.network().ok_or(HookError::Unsupported)
 }
 
-fn interfaces(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn interfaces(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.interfaces(&mut |n: &NetInterface<'_>| {
             e.entry(|out| {
@@ -70,7 +70,7 @@ fn interfaces(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn routes(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn routes(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.routes(&mut |r: &Route<'_>| {
             e.entry(|out| {

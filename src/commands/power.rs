@@ -4,10 +4,9 @@
 //! the agent runs them only once every earlier reply has been handed to
 //! the transport, so the board may power off right away.
 
-use super::{Call, Flow, command, failed};
+use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::{NoArgs, Text};
 use crate::arguments;
-use crate::error::QgaError;
 use crate::platform::{ShutdownMode, SuspendMode};
 
 arguments! {
@@ -35,7 +34,7 @@ command!(
     GUEST_SUSPEND_HYBRID = "guest-suspend-hybrid", NoArgs, suspend_hybrid, SILENT
 );
 
-fn shutdown(call: &mut Call<'_, '_>, args: ShutdownArgs) -> Result<Flow, QgaError> {
+fn shutdown(call: &mut Call<'_, '_>, args: ShutdownArgs) -> Outcome {
     let mode = match &args.mode {
         None => ShutdownMode::Powerdown,
         Some(t) => {
@@ -46,36 +45,40 @@ fn shutdown(call: &mut Call<'_, '_>, args: ShutdownArgs) -> Result<Flow, QgaErro
                 Some(b"reboot") => ShutdownMode::Reboot,
                 // qemu-ga's text, unbalanced parenthesis included.
                 _ => {
-                    return Err(QgaError::generic(
-                        "mode is invalid (valid values are: halt|powerdown|reboot",
-                    ));
+                    call.err
+                        .generic("mode is invalid (valid values are: halt|powerdown|reboot");
+                    return Outcome::Failed;
                 }
             }
         }
     };
-    let power = call.platform.power().ok_or_else(QgaError::unsupported)?;
-    power
-        .shutdown(mode)
-        .map_err(|e| failed(e, "child process has failed to shutdown"))?;
-    Ok(Flow::NoReply)
+    let Some(power) = call.platform.power() else {
+        return unsupported(call.err);
+    };
+    match power.shutdown(mode) {
+        Ok(()) => Outcome::NoReply,
+        Err(e) => failed(call.err, e, "child process has failed to shutdown"),
+    }
 }
 
-fn suspend(call: &mut Call<'_, '_>, mode: SuspendMode) -> Result<Flow, QgaError> {
-    let power = call.platform.power().ok_or_else(QgaError::unsupported)?;
-    power
-        .suspend(mode)
-        .map_err(|e| failed(e, "failed to suspend"))?;
-    Ok(Flow::NoReply)
+fn suspend(call: &mut Call<'_, '_>, mode: SuspendMode) -> Outcome {
+    let Some(power) = call.platform.power() else {
+        return unsupported(call.err);
+    };
+    match power.suspend(mode) {
+        Ok(()) => Outcome::NoReply,
+        Err(e) => failed(call.err, e, "failed to suspend"),
+    }
 }
 
-fn suspend_disk(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn suspend_disk(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Disk)
 }
 
-fn suspend_ram(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn suspend_ram(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Ram)
 }
 
-fn suspend_hybrid(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn suspend_hybrid(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Hybrid)
 }

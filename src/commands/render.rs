@@ -16,8 +16,8 @@
 
 use core::ops::ControlFlow;
 
-use super::{Call, Continuation, Flow, Progress, failed};
-use crate::error::{HookError, QgaError};
+use super::{Call, Outcome, Progress, failed};
+use crate::error::HookError;
 use crate::json::out::Out;
 use crate::platform::Platform;
 
@@ -133,17 +133,16 @@ pub(crate) type ListFn = fn(&mut dyn Platform, &mut Entries<'_, '_>) -> Result<(
 const QUERY_FAILED: &str = "failed to query the guest";
 
 /// Writes `render`'s object now if it fits, else leaves a continuation.
-pub(crate) fn object(call: &mut Call<'_, '_>, render: ObjectFn) -> Result<Flow, QgaError> {
+pub(crate) fn object(call: &mut Call<'_, '_>, render: ObjectFn) -> Outcome {
     let mark = call.out.len();
-    render(call.platform, &mut call.out, false).map_err(|e| failed(e, QUERY_FAILED))?;
+    if let Err(e) = render(call.platform, &mut call.out, false) {
+        return failed(call.err, e, QUERY_FAILED);
+    }
     if call.out.ok() {
-        return Ok(Flow::Done);
+        return Outcome::Done;
     }
     call.out.truncate(mark);
-    Ok(Flow::More(Continuation {
-        step: object_step,
-        progress: Progress::Object(render),
-    }))
+    call.more(object_step, Progress::Object(render))
 }
 
 fn object_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
@@ -227,19 +226,19 @@ fn entries(call: &mut Call<'_, '_>, visit: ListFn, skip: u32) -> Result<(u32, bo
 }
 
 /// Writes `visit`'s list, leaving a continuation for what does not fit.
-pub(crate) fn list(call: &mut Call<'_, '_>, visit: ListFn) -> Result<Flow, QgaError> {
+pub(crate) fn list(call: &mut Call<'_, '_>, visit: ListFn) -> Outcome {
     call.out.str("[");
-    let (done, complete) = entries(call, visit, 0).map_err(|e| failed(e, QUERY_FAILED))?;
+    let (done, complete) = match entries(call, visit, 0) {
+        Ok(r) => r,
+        Err(e) => return failed(call.err, e, QUERY_FAILED),
+    };
     if complete {
         call.out.str("]");
         if call.out.ok() {
-            return Ok(Flow::Done);
+            return Outcome::Done;
         }
     }
-    Ok(Flow::More(Continuation {
-        step: list_step,
-        progress: Progress::List { visit, done },
-    }))
+    call.more(list_step, Progress::List { visit, done })
 }
 
 fn list_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {

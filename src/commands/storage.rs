@@ -6,9 +6,9 @@
 //! a guest without block devices.
 
 use super::render::{Entries, Obj, list};
-use super::{Call, Flow, command};
+use super::{Call, Outcome, command};
 use crate::args::NoArgs;
-use crate::error::{HookError, QgaError};
+use crate::error::HookError;
 use crate::json::out::Out;
 use crate::platform::{DiskAddress, DiskInfo, DiskStats, Disks, FsInfo, Platform};
 
@@ -49,7 +49,7 @@ fn address(out: &mut Out<'_>, d: &DiskAddress<'_>) {
     o.close();
 }
 
-fn fs_info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn fs_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.fs_info(&mut |f: &FsInfo<'_>| {
             e.entry(|out| {
@@ -75,7 +75,7 @@ fn fs_info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn disks(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn disks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.disks(&mut |d: &DiskInfo<'_>| {
             e.entry(|out| {
@@ -96,7 +96,7 @@ fn disks(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn disk_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn disk_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.disk_stats(&mut |d: &DiskStats<'_>| {
             e.entry(|out| {

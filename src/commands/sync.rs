@@ -4,10 +4,9 @@
 //! form's 0xFF sentinel is written by the agent before the reply, and only
 //! when the command runs: an argument error gets a plain error reply.
 
-use super::{Call, Flow, command};
+use super::{Call, Outcome, command};
 use crate::args::NoArgs;
 use crate::arguments;
-use crate::error::QgaError;
 
 arguments! {
     /// `guest-sync` and `guest-sync-delimited`.
@@ -30,12 +29,12 @@ command!(
     GUEST_PING = "guest-ping", NoArgs, ping, FROZEN_OK
 );
 
-fn sync(call: &mut Call<'_, '_>, args: SyncArgs) -> Result<Flow, QgaError> {
+fn sync(call: &mut Call<'_, '_>, args: SyncArgs) -> Outcome {
     call.out.i64(args.id);
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn ping(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn ping(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     call.out.str("{}");
-    Ok(Flow::Done)
+    Outcome::Done
 }

@@ -6,9 +6,9 @@
 //! qemu-ga serialises them (its hash order, wire-protocol.md §3.3).
 
 use super::render::{Entries, Obj, list, object};
-use super::{Call, Flow, command};
+use super::{Call, Outcome, command};
 use crate::args::NoArgs;
-use crate::error::{HookError, QgaError};
+use crate::error::HookError;
 use crate::json::out::{Out, escape_str};
 use crate::platform::{CpuStats, DeviceInfo, OsInfo, Platform, SystemInfo, Timezone, User};
 
@@ -59,7 +59,7 @@ fn quoted_clipped(out: &mut Out<'_>, s: &str, reserve: usize) {
     out.str("\"");
 }
 
-fn host_name(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn host_name(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.host_name(&mut |name| {
             out.str("{\"host-name\": ");
@@ -74,7 +74,7 @@ fn host_name(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     object(call, render)
 }
 
-fn timezone(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn timezone(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.timezone(&mut |tz: &Timezone<'_>| {
             let mut o = Obj::open(out);
@@ -88,7 +88,7 @@ fn timezone(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     object(call, render)
 }
 
-fn os_info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn os_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.os_info(&mut |i: &OsInfo<'_>| {
             let mut o = Obj::open(out);
@@ -110,7 +110,7 @@ fn os_info(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     object(call, render)
 }
 
-fn load(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn load(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn render(p: &mut dyn Platform, out: &mut Out<'_>, _: bool) -> Result<(), HookError> {
         let l = system(p)?.load()?;
         let mut o = Obj::open(out);
@@ -123,7 +123,7 @@ fn load(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     object(call, render)
 }
 
-fn users(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn users(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.users(&mut |u: &User<'_>| {
             e.entry(|o| {
@@ -138,7 +138,7 @@ fn users(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn cpu_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn cpu_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.cpu_stats(&mut |c: &CpuStats| {
             e.entry(|o| {
@@ -162,7 +162,7 @@ fn cpu_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
     list(call, visit)
 }
 
-fn devices(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
+fn devices(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.devices(&mut |d: &DeviceInfo<'_>| {
             e.entry(|o| {

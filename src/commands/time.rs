@@ -5,10 +5,10 @@
 //! `hwclock`), then a time whose date is outside the years 1970 to 2069 is
 //! `Invalid time`, and only then does the board set the clock.
 
-use super::{Call, Flow, command, failed};
+use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::NoArgs;
 use crate::arguments;
-use crate::error::{HookError, QgaError};
+
 use crate::platform::SetTime;
 
 arguments! {
@@ -28,13 +28,17 @@ command!(
     GUEST_SET_TIME = "guest-set-time", SetTimeArgs, set_time
 );
 
-fn get_time(call: &mut Call<'_, '_>, _: NoArgs) -> Result<Flow, QgaError> {
-    let clock = call.platform.clock().ok_or_else(QgaError::unsupported)?;
-    let t = clock
-        .now_ns()
-        .map_err(|e| failed(e, "failed to get time"))?;
-    call.out.i64(t);
-    Ok(Flow::Done)
+fn get_time(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+    let Some(clock) = call.platform.clock() else {
+        return unsupported(call.err);
+    };
+    match clock.now_ns() {
+        Ok(t) => {
+            call.out.i64(t);
+            Outcome::Done
+        }
+        Err(e) => failed(call.err, e, "failed to get time"),
+    }
 }
 
 /// Whether qemu-ga accepts `time_ns` for the clock: its date (seconds
@@ -47,21 +51,25 @@ pub fn settable(time_ns: i64) -> bool {
     -1_000_000_000 < time_ns && time_ns < END_NS
 }
 
-fn set_time(call: &mut Call<'_, '_>, args: SetTimeArgs) -> Result<Flow, QgaError> {
-    let clock = call
-        .platform
-        .set_clock()
-        .ok_or_else(QgaError::unsupported)?;
+fn set_time(call: &mut Call<'_, '_>, args: SetTimeArgs) -> Outcome {
+    let Some(clock) = call.platform.set_clock() else {
+        return unsupported(call.err);
+    };
     let time = match args.time {
-        Some(t) if !settable(t) => return Err(QgaError::generic("Invalid time")),
+        Some(t) if !settable(t) => {
+            call.err.generic("Invalid time");
+            return Outcome::Failed;
+        }
         Some(t) => SetTime::To(t),
         None => SetTime::FromHardware,
     };
-    clock
-        .set_time(time)
-        .map_err(|e: HookError| failed(e, "Failed to set time to guest"))?;
-    call.out.str("{}");
-    Ok(Flow::Done)
+    match clock.set_time(time) {
+        Ok(()) => {
+            call.out.str("{}");
+            Outcome::Done
+        }
+        Err(e) => failed(call.err, e, "Failed to set time to guest"),
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 use core::ops::{ControlFlow, Range};
 
-use super::{Call, Flow, command, failed, text};
+use super::{Call, Outcome, command, failed, text, unsupported};
 use crate::args::{StrListArg, Text};
 use crate::arguments;
 use crate::base64;
@@ -81,124 +81,159 @@ command!(
     GUEST_SSH_REMOVE_AUTHORIZED_KEYS = "guest-ssh-remove-authorized-keys", RemoveKeysArgs, remove_keys
 );
 
-fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Result<Flow, QgaError> {
+fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Outcome {
     let user = call.decode(&args.username);
     let pw = call.decode(&args.password);
     let data = call.rx.get_mut(pw.clone()).unwrap_or(&mut []);
     if !base64::validate(data) {
-        return Err(QgaError::generic("Base64 data contains invalid characters"));
+        call.err.generic("Base64 data contains invalid characters");
+        return Outcome::Failed;
     }
     let n = base64::decode_in_place(data);
     let rx: &[u8] = call.rx;
     let password = rx.get(pw.start..pw.start.wrapping_add(n)).unwrap_or(&[]);
     if !args.crypted && password.contains(&b'\n') {
-        return Err(QgaError::generic("forbidden characters in raw password"));
+        call.err.generic("forbidden characters in raw password");
+        return Outcome::Failed;
     }
     let username = text(rx, &user);
     if username.contains(['\n', ':']) {
-        return Err(QgaError::generic("forbidden characters in username"));
+        call.err.generic("forbidden characters in username");
+        return Outcome::Failed;
     }
-    let board = call
-        .platform
-        .passwords()
-        .ok_or_else(QgaError::unsupported)?;
-    board
-        .set_password(username, password, args.crypted)
-        .map_err(|e| user_error(e, &user, "child process has failed to set user password"))?;
+    let Some(board) = call.platform.passwords() else {
+        return unsupported(call.err);
+    };
+    if let Err(e) = board.set_password(username, password, args.crypted) {
+        return user_error(
+            call.err,
+            e,
+            &user,
+            "child process has failed to set user password",
+        );
+    }
     call.out.str("{}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
 /// A board failure about `user`'s account.
-fn user_error(e: HookError, user: &Range<usize>, context: &'static str) -> QgaError {
+fn user_error(
+    err: &mut QgaError,
+    e: HookError,
+    user: &Range<usize>,
+    context: &'static str,
+) -> Outcome {
     match e {
         // glib reports a missing user with errno 0, so qemu-ga says
         // "Success" (observed).
-        HookError::NoUser => QgaError::generic("failed to lookup user '")
-            .req(user.clone())
-            .lit("': Success"),
-        other => failed(other, context),
+        HookError::NoUser => {
+            err.generic("failed to lookup user '")
+                .req(user.clone())
+                .lit("': Success");
+            Outcome::Failed
+        }
+        other => failed(err, other, context),
     }
 }
 
 /// A board failure on `user`'s `authorized_keys`.
-fn keys_error(e: HookError, user: &Range<usize>, doing: &'static str) -> QgaError {
+fn keys_error(
+    err: &mut QgaError,
+    e: HookError,
+    user: &Range<usize>,
+    doing: &'static str,
+) -> Outcome {
     match e {
-        HookError::Errno(errno) => QgaError::generic(doing)
-            .lit(" '~")
-            .req(user.clone())
-            .lit("/.ssh/authorized_keys'")
-            .errno(errno),
-        other => user_error(other, user, doing),
+        HookError::Errno(errno) => {
+            err.generic(doing)
+                .lit(" '~")
+                .req(user.clone())
+                .lit("/.ssh/authorized_keys'")
+                .errno(errno);
+            Outcome::Failed
+        }
+        other => user_error(err, other, user, doing),
     }
 }
 
 /// qemu-ga's key check: no comment, no newline.
-fn check_keys(keys: &StrList<'_>) -> Result<(), QgaError> {
+fn check_keys(err: &mut QgaError, keys: &StrList<'_>) -> bool {
     for k in keys.iter() {
         let mut bytes = k.bytes();
         let bad = bytes.clone().next() == Some(b'#') || bytes.any(|b| b == b'\n');
         if bad {
-            return Err(QgaError::generic("invalid OpenSSH public key: '")
+            err.generic("invalid OpenSSH public key: '")
                 .req_str(k.token())
-                .lit("'"));
+                .lit("'");
+            return false;
         }
     }
-    Ok(())
+    true
 }
 
-fn get_keys(call: &mut Call<'_, '_>, args: GetKeysArgs) -> Result<Flow, QgaError> {
+fn get_keys(call: &mut Call<'_, '_>, args: GetKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
-    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
+    let Some(board) = call.platform.ssh_keys() else {
+        return unsupported(call.err);
+    };
     let out = &mut call.out;
     out.str("{\"keys\": [");
     let mut first = true;
-    board
-        .authorized_keys(text(rx, &user), &mut |key: &str| {
-            let mark = out.len();
-            if !first {
-                out.str(", ");
-            }
-            out.quoted(key.as_bytes());
-            // Keys that do not fit the reply buffer are left out (the list
-            // is read once: a file that changes between pieces would
-            // repeat or lose keys).
-            if out.ok() && out.remaining() >= 2 {
-                first = false;
-                ControlFlow::Continue(())
-            } else {
-                out.truncate(mark);
-                ControlFlow::Break(())
-            }
-        })
-        .map_err(|e| keys_error(e, &user, "failed to read"))?;
+    let r = board.authorized_keys(text(rx, &user), &mut |key: &str| {
+        let mark = out.len();
+        if !first {
+            out.str(", ");
+        }
+        out.quoted(key.as_bytes());
+        // Keys that do not fit the reply buffer are left out (the list
+        // is read once: a file that changes between pieces would
+        // repeat or lose keys).
+        if out.ok() && out.remaining() >= 2 {
+            first = false;
+            ControlFlow::Continue(())
+        } else {
+            out.truncate(mark);
+            ControlFlow::Break(())
+        }
+    });
+    if let Err(e) = r {
+        return keys_error(call.err, e, &user, "failed to read");
+    }
     out.str("]}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn add_keys(call: &mut Call<'_, '_>, args: AddKeysArgs) -> Result<Flow, QgaError> {
+fn add_keys(call: &mut Call<'_, '_>, args: AddKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
     let keys = StrList::new(rx, Some(args.keys.span()));
-    check_keys(&keys)?;
-    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
-    board
-        .add_keys(text(rx, &user), &keys, args.reset.unwrap_or(false))
-        .map_err(|e| keys_error(e, &user, "failed to write to"))?;
+    if !check_keys(call.err, &keys) {
+        return Outcome::Failed;
+    }
+    let Some(board) = call.platform.ssh_keys() else {
+        return unsupported(call.err);
+    };
+    if let Err(e) = board.add_keys(text(rx, &user), &keys, args.reset.unwrap_or(false)) {
+        return keys_error(call.err, e, &user, "failed to write to");
+    }
     call.out.str("{}");
-    Ok(Flow::Done)
+    Outcome::Done
 }
 
-fn remove_keys(call: &mut Call<'_, '_>, args: RemoveKeysArgs) -> Result<Flow, QgaError> {
+fn remove_keys(call: &mut Call<'_, '_>, args: RemoveKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
     let keys = StrList::new(rx, Some(args.keys.span()));
-    check_keys(&keys)?;
-    let board = call.platform.ssh_keys().ok_or_else(QgaError::unsupported)?;
-    board
-        .remove_keys(text(rx, &user), &keys)
-        .map_err(|e| keys_error(e, &user, "failed to write to"))?;
+    if !check_keys(call.err, &keys) {
+        return Outcome::Failed;
+    }
+    let Some(board) = call.platform.ssh_keys() else {
+        return unsupported(call.err);
+    };
+    if let Err(e) = board.remove_keys(text(rx, &user), &keys) {
+        return keys_error(call.err, e, &user, "failed to write to");
+    }
     call.out.str("{}");
-    Ok(Flow::Done)
+    Outcome::Done
 }

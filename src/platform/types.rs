@@ -312,8 +312,7 @@ impl<'a> Capture<'a> {
         let at = *self.len as usize;
         let room = self.buf.len().saturating_sub(at);
         let n = data.len().min(room);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.wrapping_add(n)), data.get(..n))
-        {
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(at..at.wrapping_add(n)), data.get(..n)) {
             dst.copy_from_slice(src);
             *self.len = u32::try_from(at.wrapping_add(n)).unwrap_or(u32::MAX);
         }

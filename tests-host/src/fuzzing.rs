@@ -104,9 +104,15 @@ pub fn envelope(data: &[u8]) {
     }
     // The envelope, and every command's argument check against this
     // message as `arguments`.
-    let _ = nanoqga::envelope::parse(&buf, 0..buf.len(), &mut keys);
+    // A rejection always leaves a description whose pieces lie in the buffer.
+    let mut err = nanoqga::error::QgaError::empty();
+    if nanoqga::envelope::parse(&buf, 0..buf.len(), &mut keys, &mut err).is_err() {
+        assert_error_in(&err, buf.len());
+    }
     for c in nanoqga::commands::ALL {
-        let _ = nanoqga::args::check(&buf, Some(0..buf.len()), c.fields());
+        if nanoqga::args::check(&buf, Some(0..buf.len()), c.fields(), &mut err).is_none() {
+            assert_error_in(&err, buf.len());
+        }
     }
     // Base64 on the raw bytes.
     if nanoqga::base64::validate(&buf) {
@@ -171,6 +177,18 @@ pub fn agent(input: &[u8]) {
         if sentinel {
             // Only guest-sync-delimited's success carries the 0xFF.
             assert!(reply["return"].is_i64(), "0xFF before {reply}");
+        }
+    }
+}
+
+/// An error built from a request of `len` bytes: described, and every
+/// piece taken from the request lies inside it.
+fn assert_error_in(err: &nanoqga::error::QgaError, len: usize) {
+    use nanoqga::error::Piece;
+    assert!(!err.pieces().is_empty());
+    for p in err.pieces() {
+        if let Piece::Req { start, end } | Piece::ReqStr { start, end } = *p {
+            assert!(start <= end && end as usize <= len, "{p:?} outside {len}");
         }
     }
 }
