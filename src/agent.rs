@@ -30,7 +30,7 @@ use core::time::Duration;
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
-use crate::commands::{self, AgentInfo, Call, CommandSet, DELIMITED, Outcome, Table};
+use crate::commands::{AgentInfo, Call, CommandSet, Commands, DELIMITED, Outcome, Table};
 use crate::config::{self, MAX_NESTING, MIN_TX_BYTES};
 use crate::dispatch::{self, Dispatched, Policy};
 use crate::envelope;
@@ -104,12 +104,11 @@ impl<
     }
 }
 
-/// Settings fixed when the agent starts.
-#[derive(Clone, Copy, Debug)]
-pub struct AgentConfig {
-    /// The commands served ([`commands::ALL`] by default, or a smaller table:
-    /// only the commands of the table are linked).
-    pub commands: Table,
+/// Settings fixed when the agent starts, for a board whose platform is `P`.
+pub struct AgentConfig<P: Platform> {
+    /// The commands served ([`Commands::ALL`] by default, or a smaller
+    /// table: only the commands of the table are linked).
+    pub commands: Table<P>,
     /// Commands switched off (qemu-ga's `-b` and `-a`), as rows of
     /// `commands`; see [`AgentConfig::block`] and [`AgentConfig::allow`].
     pub policy: Policy,
@@ -124,9 +123,28 @@ pub struct AgentConfig {
     pub max_depth: usize,
 }
 
-impl AgentConfig {
+impl<P: Platform> Clone for AgentConfig<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Platform> Copy for AgentConfig<P> {}
+
+impl<P: Platform> fmt::Debug for AgentConfig<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("commands", &self.commands.len())
+            .field("policy", &self.policy)
+            .field("version", &self.version)
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+impl<P: Platform> AgentConfig<P> {
     /// Defaults around the table `commands`.
-    pub const fn new(commands: Table) -> Self {
+    pub const fn new(commands: Table<P>) -> Self {
         AgentConfig {
             commands,
             policy: Policy {
@@ -157,9 +175,9 @@ impl AgentConfig {
     }
 }
 
-impl Default for AgentConfig {
+impl<P: Platform> Default for AgentConfig<P> {
     fn default() -> Self {
-        AgentConfig::new(commands::ALL)
+        AgentConfig::new(Commands::ALL)
     }
 }
 
@@ -220,11 +238,11 @@ pub struct Agent<'s, P: Platform> {
     rx: Receiver<'s>,
     tx: Tx<'s>,
     keys: &'s mut [KeySlot],
-    reply: Option<Reply>,
+    reply: Option<Reply<P>>,
     /// The error being answered (built in place by whichever stage failed).
     err: QgaError,
     state: State<'s>,
-    config: AgentConfig,
+    config: AgentConfig<P>,
     /// Rows enabled right now (kept for `guest-info`; changes with `frozen`).
     enabled: CommandSet,
     stats: Stats,
@@ -243,7 +261,7 @@ impl<'s, P: Platform> Agent<'s, P> {
     >(
         storage: &'s mut Storage<RX, TX, HANDLES, EXECS, CAPTURE, KEYS>,
         platform: P,
-        config: AgentConfig,
+        config: AgentConfig<P>,
     ) -> Self {
         let mut config = config;
         config.max_depth = config.max_depth.clamp(1, MAX_NESTING);
@@ -273,7 +291,7 @@ impl<'s, P: Platform> Agent<'s, P> {
     }
 
     /// The settings it was started with.
-    pub fn config(&self) -> &AgentConfig {
+    pub fn config(&self) -> &AgentConfig<P> {
         &self.config
     }
 
@@ -399,7 +417,7 @@ impl<'s, P: Platform> Agent<'s, P> {
         }
     }
 
-    fn info(&self) -> AgentInfo {
+    fn info(&self) -> AgentInfo<P> {
         AgentInfo {
             table: self.config.commands,
             enabled: self.enabled,
@@ -523,7 +541,7 @@ impl<'s, P: Platform> Agent<'s, P> {
     }
 
     /// Runs a command, its value going right after the reply prefix.
-    fn run(&mut self, d: Dispatched, id: Option<core::ops::Range<usize>>) {
+    fn run(&mut self, d: Dispatched<P>, id: Option<core::ops::Range<usize>>) {
         let command = d.command;
         let alone = self.tx.is_empty();
         // The writer moves pending bytes to the front: the mark comes after.
@@ -664,7 +682,7 @@ mod tests {
     }
 
     /// Runs `input` through an agent at the default capacities.
-    fn converse_with(input: &[u8], out: &mut [u8], config: AgentConfig) -> usize {
+    fn converse_with(input: &[u8], out: &mut [u8], config: AgentConfig<NoHooks>) -> usize {
         let mut storage: Storage = Storage::new();
         let mut agent = Agent::new(&mut storage, NoHooks, config);
         let mut wire = Wire {
@@ -729,7 +747,7 @@ mod tests {
         let n = converse_with(
             br#"{"execute":"guest-file-open","arguments":{"path":"x"}}"#,
             &mut out,
-            AgentConfig::new(commands::HEALTH),
+            AgentConfig::new(Commands::HEALTH),
         );
         assert_eq!(
             &out[..n],

@@ -18,6 +18,7 @@ use crate::commands::{Command, CommandSet, Table};
 use crate::envelope::Request;
 use crate::error::{ErrorClass, QgaError};
 use crate::json::walk::str_eq;
+use crate::platform::Platform;
 
 /// Which commands the board's operator switched off (qemu-ga's
 /// `--block-rpcs` and `--allow-rpcs`), as rows of the table.
@@ -38,7 +39,7 @@ impl Policy {
 
 /// The rows of `table` enabled under `policy`, with file systems `frozen`
 /// or not.
-pub fn enabled(table: Table, policy: &Policy, frozen: bool) -> CommandSet {
+pub fn enabled<P: Platform>(table: Table<P>, policy: &Policy, frozen: bool) -> CommandSet {
     let mut set = CommandSet::EMPTY;
     for (row, c) in table.iter().enumerate() {
         if !policy.off(row) && (!frozen || c.allowed_frozen()) {
@@ -50,11 +51,11 @@ pub fn enabled(table: Table, policy: &Policy, frozen: bool) -> CommandSet {
 
 /// A command ready to run.
 #[derive(Debug)]
-pub struct Dispatched {
+pub struct Dispatched<P: Platform> {
     /// Its row in the table.
     pub row: usize,
     /// The command.
-    pub command: &'static Command,
+    pub command: &'static Command<P>,
     /// Its arguments' value ranges, checked.
     pub spans: Spans,
 }
@@ -62,14 +63,14 @@ pub struct Dispatched {
 /// Resolves `req` (its ranges index `buf`); see the module documentation.
 /// On failure the unknown-command, disabled-command or argument error, as
 /// qemu-ga words it, is written into `err` and `None` returned.
-pub fn dispatch(
+pub fn dispatch<P: Platform>(
     buf: &[u8],
     req: &Request,
-    table: Table,
+    table: Table<P>,
     policy: &Policy,
     frozen: bool,
     err: &mut QgaError,
-) -> Option<Dispatched> {
+) -> Option<Dispatched<P>> {
     let found = table
         .iter()
         .enumerate()

@@ -22,6 +22,7 @@ use core::ops::Range;
 use crate::commands::{Call, Continuation};
 use crate::error::{Piece, QgaError};
 use crate::json::out::{IdEcho, Out, escape_decoded, escape_str};
+use crate::platform::Platform;
 
 /// The reply buffer.
 pub(crate) struct Tx<'s> {
@@ -138,9 +139,9 @@ enum ErrorPhase {
     Close,
 }
 
-enum Kind {
+enum Kind<P: Platform> {
     Return {
-        value: Option<Continuation>,
+        value: Option<Continuation<P>>,
         phase: ReturnPhase,
     },
     /// The description is the agent's one error ([`Call::err`]).
@@ -153,16 +154,16 @@ enum Kind {
 }
 
 /// A reply in progress (one exists at a time).
-pub(crate) struct Reply {
+pub(crate) struct Reply<P: Platform> {
     id: Option<Range<usize>>,
     echo: IdEcho,
-    kind: Kind,
+    kind: Kind<P>,
 }
 
-impl Reply {
+impl<P: Platform> Reply<P> {
     /// The rest of a success reply whose `{"return": ` and value (or the
     /// value's first pieces) are written.
-    pub fn success(value: Option<Continuation>, id: Option<Range<usize>>) -> Self {
+    pub fn success(value: Option<Continuation<P>>, id: Option<Range<usize>>) -> Self {
         Reply {
             echo: IdEcho::new(id.clone().unwrap_or(0..0)),
             id,
@@ -187,7 +188,7 @@ impl Reply {
     }
 
     /// Writes as much as fits into `call.out`; true once complete.
-    pub fn write(&mut self, call: &mut Call<'_, '_>) -> bool {
+    pub fn write(&mut self, call: &mut Call<'_, '_, P>) -> bool {
         match &mut self.kind {
             Kind::Return { value, phase } => {
                 write_return(value, phase, &self.id, &mut self.echo, call)
@@ -215,12 +216,12 @@ impl Reply {
     }
 }
 
-fn write_return(
-    value: &mut Option<Continuation>,
+fn write_return<P: Platform>(
+    value: &mut Option<Continuation<P>>,
     phase: &mut ReturnPhase,
     id: &Option<Range<usize>>,
     echo: &mut IdEcho,
-    call: &mut Call<'_, '_>,
+    call: &mut Call<'_, '_, P>,
 ) -> bool {
     loop {
         let mark = call.out.len();

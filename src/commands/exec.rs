@@ -18,7 +18,7 @@ use crate::arguments;
 use crate::base64;
 use crate::error::{Errno, HookError, QgaError};
 use crate::json::out::Out;
-use crate::platform::{CaptureMode, ExecRequest, ExecStatus, StrList};
+use crate::platform::{CaptureMode, ExecRequest, ExecStatus, Platform, StrList};
 use crate::state::SlotState;
 
 arguments! {
@@ -69,7 +69,7 @@ fn spawn_failed(err: &mut QgaError, path: core::ops::Range<usize>, e: Errno) {
     .lit(")'");
 }
 
-fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Outcome {
+fn exec<P: Platform>(call: &mut Call<'_, '_, P>, args: ExecArgs) -> Outcome {
     // A reply that streamed a report and was abandoned left its slot.
     call.state.execs.reap_reported();
     let path = call.decode(&args.path);
@@ -131,7 +131,7 @@ fn exec(call: &mut Call<'_, '_>, args: ExecArgs) -> Outcome {
     Outcome::Done
 }
 
-fn status(call: &mut Call<'_, '_>, args: StatusArgs) -> Outcome {
+fn status<P: Platform>(call: &mut Call<'_, '_, P>, args: StatusArgs) -> Outcome {
     call.state.execs.reap_reported();
     let Some(slot) = call.state.execs.find(args.pid) else {
         return invalid_pid(call.err);
@@ -191,7 +191,7 @@ pub(crate) struct StatusProgress {
     offset: u32,
 }
 
-fn status_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+fn status_step<P: Platform>(call: &mut Call<'_, '_, P>, progress: &mut Progress<P>) -> bool {
     let Progress::ExecStatus(rep) = progress else {
         return true;
     };

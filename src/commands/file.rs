@@ -21,7 +21,7 @@ use crate::base64;
 use crate::config::{FILE_READ_COUNT_DEFAULT, FILE_READ_COUNT_MAX, file_read_chunk};
 use crate::error::{Errno, HookError, QgaError};
 use crate::json::out::Out;
-use crate::platform::{FileId, FileStore, OpenMode};
+use crate::platform::{FileId, FileStore, OpenMode, Platform};
 
 arguments! {
     /// `guest-file-open`.
@@ -108,7 +108,7 @@ fn not_found(err: &mut QgaError, handle: i64) -> Outcome {
 }
 
 /// The file behind `handle`, or `None` with the error written.
-fn lookup(call: &mut Call<'_, '_>, handle: i64) -> Option<FileId> {
+fn lookup<P: Platform>(call: &mut Call<'_, '_, P>, handle: i64) -> Option<FileId> {
     let id = call.state.handles.get(handle);
     if id.is_none() {
         not_found(call.err, handle);
@@ -119,7 +119,10 @@ fn lookup(call: &mut Call<'_, '_>, handle: i64) -> Option<FileId> {
 /// The board's store and the file behind `handle` (qemu-ga looks the handle
 /// up first, so an unknown handle is reported even by a board without
 /// files), or `None` with the error written.
-fn file<'c>(call: &'c mut Call<'_, '_>, handle: i64) -> Option<(&'c mut dyn FileStore, FileId)> {
+fn file<'c, P: Platform>(
+    call: &'c mut Call<'_, '_, P>,
+    handle: i64,
+) -> Option<(&'c mut dyn FileStore, FileId)> {
     let id = lookup(call, handle)?;
     match call.platform.files() {
         Some(store) => Some((store, id)),
@@ -146,7 +149,7 @@ fn open_failed<'e>(
     .lit("')")
 }
 
-fn open(call: &mut Call<'_, '_>, args: OpenArgs) -> Outcome {
+fn open<P: Platform>(call: &mut Call<'_, '_, P>, args: OpenArgs) -> Outcome {
     let path = call.decode(&args.path);
     let mode_range = args.mode.as_ref().map(|m| call.decode(m));
     let mode_text: &[u8] = match &mode_range {
@@ -187,7 +190,7 @@ fn open(call: &mut Call<'_, '_>, args: OpenArgs) -> Outcome {
     }
 }
 
-fn close(call: &mut Call<'_, '_>, args: HandleArgs) -> Outcome {
+fn close<P: Platform>(call: &mut Call<'_, '_, P>, args: HandleArgs) -> Outcome {
     let Some((store, id)) = file(call, args.handle) else {
         return Outcome::Failed;
     };
@@ -213,7 +216,7 @@ pub(crate) struct ReadProgress {
     eof: bool,
 }
 
-fn read(call: &mut Call<'_, '_>, args: ReadArgs) -> Outcome {
+fn read<P: Platform>(call: &mut Call<'_, '_, P>, args: ReadArgs) -> Outcome {
     // qemu-ga looks the handle up before it checks the count.
     let Some(id) = lookup(call, args.handle) else {
         return Outcome::Failed;
@@ -308,7 +311,7 @@ impl ReadProgress {
     }
 }
 
-fn read_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+fn read_step<P: Platform>(call: &mut Call<'_, '_, P>, progress: &mut Progress<P>) -> bool {
     let Progress::FileRead(st) = progress else {
         return true;
     };
@@ -342,7 +345,7 @@ fn read_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
     }
 }
 
-fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Outcome {
+fn write<P: Platform>(call: &mut Call<'_, '_, P>, args: WriteArgs) -> Outcome {
     let Some(id) = lookup(call, args.handle) else {
         return Outcome::Failed;
     };
@@ -376,7 +379,7 @@ fn write(call: &mut Call<'_, '_>, args: WriteArgs) -> Outcome {
     Outcome::Done
 }
 
-fn seek(call: &mut Call<'_, '_>, args: SeekArgs) -> Outcome {
+fn seek<P: Platform>(call: &mut Call<'_, '_, P>, args: SeekArgs) -> Outcome {
     let whence = match args.whence {
         // qemu-ga checks the handle before the whence code.
         WhenceArg::Code(n) if call.state.handles.get(args.handle).is_some() => {
@@ -399,7 +402,7 @@ fn seek(call: &mut Call<'_, '_>, args: SeekArgs) -> Outcome {
     Outcome::Done
 }
 
-fn flush(call: &mut Call<'_, '_>, args: HandleArgs) -> Outcome {
+fn flush<P: Platform>(call: &mut Call<'_, '_, P>, args: HandleArgs) -> Outcome {
     let Some((store, id)) = file(call, args.handle) else {
         return Outcome::Failed;
     };

@@ -8,7 +8,7 @@
 use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::{NoArgs, StrListArg};
 use crate::arguments;
-use crate::platform::{StrList, TrimResult};
+use crate::platform::{Platform, StrList, TrimResult};
 
 use super::render::Obj;
 
@@ -49,7 +49,7 @@ command!(
     GUEST_FSTRIM = "guest-fstrim", TrimArgs, fstrim
 );
 
-fn status(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn status<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     call.out.str(if call.state.frozen {
         "\"frozen\""
     } else {
@@ -58,7 +58,7 @@ fn status(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     Outcome::Done
 }
 
-fn freeze(call: &mut Call<'_, '_>, list: Option<StrListArg>) -> Outcome {
+fn freeze<P: Platform>(call: &mut Call<'_, '_, P>, list: Option<StrListArg>) -> Outcome {
     let rx: &[u8] = call.rx;
     let mountpoints = StrList::new(rx, list.map(|l| l.span()));
     let Some(freeze) = call.platform.freeze() else {
@@ -74,15 +74,15 @@ fn freeze(call: &mut Call<'_, '_>, list: Option<StrListArg>) -> Outcome {
     Outcome::Done
 }
 
-fn freeze_all(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn freeze_all<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     freeze(call, None)
 }
 
-fn freeze_list(call: &mut Call<'_, '_>, args: FreezeListArgs) -> Outcome {
+fn freeze_list<P: Platform>(call: &mut Call<'_, '_, P>, args: FreezeListArgs) -> Outcome {
     freeze(call, args.mountpoints)
 }
 
-fn thaw(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn thaw<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     let Some(freeze) = call.platform.freeze() else {
         return unsupported(call.err);
     };
@@ -98,7 +98,7 @@ fn thaw(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
 /// Results are written as the board reports them; results beyond the free
 /// reply space are left out (the board has trimmed by then: the work is not
 /// repeated for a second piece).
-fn fstrim(call: &mut Call<'_, '_>, args: TrimArgs) -> Outcome {
+fn fstrim<P: Platform>(call: &mut Call<'_, '_, P>, args: TrimArgs) -> Outcome {
     let Some(freeze) = call.platform.freeze() else {
         return unsupported(call.err);
     };

@@ -49,8 +49,8 @@ command!(
     GUEST_GET_MEMORY_BLOCK_INFO = "guest-get-memory-block-info", NoArgs, memory_block_info
 );
 
-fn get_vcpus(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn get_vcpus<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         let cpus = p.processors().ok_or(HookError::Unsupported)?;
         cpus.vcpus(&mut |v: &Vcpu| {
             e.entry(|o| {
@@ -65,7 +65,7 @@ fn get_vcpus(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn set_vcpus(call: &mut Call<'_, '_>, args: SetVcpusArgs) -> Outcome {
+fn set_vcpus<P: Platform>(call: &mut Call<'_, '_, P>, args: SetVcpusArgs) -> Outcome {
     let rx: &[u8] = call.rx;
     let Some(cpus) = call.platform.processors() else {
         return unsupported(call.err);
@@ -83,8 +83,8 @@ fn set_vcpus(call: &mut Call<'_, '_>, args: SetVcpusArgs) -> Outcome {
     Outcome::Done
 }
 
-fn get_memory_blocks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn get_memory_blocks<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         let memory = p.memory().ok_or(HookError::Unsupported)?;
         memory.blocks(&mut |m: &MemoryBlock| {
             e.entry(|o| {
@@ -101,7 +101,10 @@ fn get_memory_blocks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
 
 /// Responses beyond the free reply space stop the processing (the client
 /// sees a shorter list, as when qemu-ga stops early).
-fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Outcome {
+fn set_memory_blocks<P: Platform>(
+    call: &mut Call<'_, '_, P>,
+    args: SetMemoryBlocksArgs,
+) -> Outcome {
     let rx: &[u8] = call.rx;
     let Some(memory) = call.platform.memory() else {
         return unsupported(call.err);
@@ -141,7 +144,7 @@ fn set_memory_blocks(call: &mut Call<'_, '_>, args: SetMemoryBlocksArgs) -> Outc
     Outcome::Done
 }
 
-fn memory_block_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn memory_block_info<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     let Some(memory) = call.platform.memory() else {
         return unsupported(call.err);
     };

@@ -8,13 +8,14 @@
 
 use super::{Call, Outcome, Progress, command};
 use crate::args::NoArgs;
+use crate::platform::Platform;
 
 command!(
     /// `guest-info`.
     GUEST_INFO = "guest-info", NoArgs, info, FROZEN_OK
 );
 
-fn info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn info<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     let mut progress = Progress::Info(0);
     if step(call, &mut progress) {
         Outcome::Done
@@ -23,7 +24,7 @@ fn info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     }
 }
 
-fn step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+fn step<P: Platform>(call: &mut Call<'_, '_, P>, progress: &mut Progress<P>) -> bool {
     let Progress::Info(written) = progress else {
         return true;
     };

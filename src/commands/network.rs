@@ -19,12 +19,12 @@ command!(
     GUEST_NETWORK_GET_ROUTE = "guest-network-get-route", NoArgs, routes
 );
 
-fn board(p: &mut dyn Platform) -> Result<&mut dyn Network, HookError> {
+fn board<P: Platform>(p: &mut P) -> Result<&mut dyn Network, HookError> {
     p.network().ok_or(HookError::Unsupported)
 }
 
-fn interfaces(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn interfaces<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.interfaces(&mut |n: &NetInterface<'_>| {
             e.entry(|out| {
                 let mut o = Obj::open(out);
@@ -70,8 +70,8 @@ fn interfaces(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn routes(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn routes<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.routes(&mut |r: &Route<'_>| {
             e.entry(|out| {
                 let mut o = Obj::open(out);

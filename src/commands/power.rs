@@ -7,7 +7,7 @@
 use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::{NoArgs, Text};
 use crate::arguments;
-use crate::platform::{ShutdownMode, SuspendMode};
+use crate::platform::{Platform, ShutdownMode, SuspendMode};
 
 arguments! {
     /// `guest-shutdown`.
@@ -34,17 +34,21 @@ command!(
     GUEST_SUSPEND_HYBRID = "guest-suspend-hybrid", NoArgs, suspend_hybrid, SILENT
 );
 
-fn shutdown(call: &mut Call<'_, '_>, args: ShutdownArgs) -> Outcome {
+fn shutdown<P: Platform>(call: &mut Call<'_, '_, P>, args: ShutdownArgs) -> Outcome {
+    const MODES: [(&[u8], ShutdownMode); 3] = [
+        (b"powerdown", ShutdownMode::Powerdown),
+        (b"halt", ShutdownMode::Halt),
+        (b"reboot", ShutdownMode::Reboot),
+    ];
     let mode = match &args.mode {
         None => ShutdownMode::Powerdown,
         Some(t) => {
             let r = call.decode(t);
-            match call.rx.get(r) {
-                Some(b"powerdown") => ShutdownMode::Powerdown,
-                Some(b"halt") => ShutdownMode::Halt,
-                Some(b"reboot") => ShutdownMode::Reboot,
+            let text = call.rx.get(r).unwrap_or(&[]);
+            match MODES.iter().find(|(name, _)| *name == text) {
+                Some(&(_, mode)) => mode,
                 // qemu-ga's text, unbalanced parenthesis included.
-                _ => {
+                None => {
                     call.err
                         .generic("mode is invalid (valid values are: halt|powerdown|reboot");
                     return Outcome::Failed;
@@ -61,7 +65,7 @@ fn shutdown(call: &mut Call<'_, '_>, args: ShutdownArgs) -> Outcome {
     }
 }
 
-fn suspend(call: &mut Call<'_, '_>, mode: SuspendMode) -> Outcome {
+fn suspend<P: Platform>(call: &mut Call<'_, '_, P>, mode: SuspendMode) -> Outcome {
     let Some(power) = call.platform.power() else {
         return unsupported(call.err);
     };
@@ -71,14 +75,14 @@ fn suspend(call: &mut Call<'_, '_>, mode: SuspendMode) -> Outcome {
     }
 }
 
-fn suspend_disk(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn suspend_disk<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Disk)
 }
 
-fn suspend_ram(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn suspend_ram<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Ram)
 }
 
-fn suspend_hybrid(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn suspend_hybrid<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     suspend(call, SuspendMode::Hybrid)
 }

@@ -123,17 +123,17 @@ impl<'o, 'b> Obj<'o, 'b> {
 
 /// Renders a board object into `out`; `fallback` asks for the form without
 /// optional strings.
-pub(crate) type ObjectFn = fn(&mut dyn Platform, &mut Out<'_>, bool) -> Result<(), HookError>;
+pub(crate) type ObjectFn<P> = fn(&mut P, &mut Out<'_>, bool) -> Result<(), HookError>;
 
 /// Renders a board list's entries through [`Entries::entry`].
-pub(crate) type ListFn = fn(&mut dyn Platform, &mut Entries<'_, '_>) -> Result<(), HookError>;
+pub(crate) type ListFn<P> = fn(&mut P, &mut Entries<'_, '_>) -> Result<(), HookError>;
 
 /// The context of board queries' failures (qemu-ga's texts vary by OS call;
 /// boards give their own with [`HookError::Message`]).
 const QUERY_FAILED: &str = "failed to query the guest";
 
 /// Writes `render`'s object now if it fits, else leaves a continuation.
-pub(crate) fn object(call: &mut Call<'_, '_>, render: ObjectFn) -> Outcome {
+pub(crate) fn object<P: Platform>(call: &mut Call<'_, '_, P>, render: ObjectFn<P>) -> Outcome {
     let mark = call.out.len();
     if let Err(e) = render(call.platform, &mut call.out, false) {
         return failed(call.err, e, QUERY_FAILED);
@@ -145,7 +145,7 @@ pub(crate) fn object(call: &mut Call<'_, '_>, render: ObjectFn) -> Outcome {
     call.more(object_step, Progress::Object(render))
 }
 
-fn object_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+fn object_step<P: Platform>(call: &mut Call<'_, '_, P>, progress: &mut Progress<P>) -> bool {
     let Progress::Object(render) = *progress else {
         return true;
     };
@@ -211,7 +211,11 @@ impl<'b> Entries<'_, 'b> {
 
 /// Renders entries after the first `skip`; returns (entries written in
 /// total, whether the list is complete).
-fn entries(call: &mut Call<'_, '_>, visit: ListFn, skip: u32) -> Result<(u32, bool), HookError> {
+fn entries<P: Platform>(
+    call: &mut Call<'_, '_, P>,
+    visit: ListFn<P>,
+    skip: u32,
+) -> Result<(u32, bool), HookError> {
     let alone = call.alone && call.out.is_empty();
     let mut e = Entries {
         out: &mut call.out,
@@ -226,7 +230,7 @@ fn entries(call: &mut Call<'_, '_>, visit: ListFn, skip: u32) -> Result<(u32, bo
 }
 
 /// Writes `visit`'s list, leaving a continuation for what does not fit.
-pub(crate) fn list(call: &mut Call<'_, '_>, visit: ListFn) -> Outcome {
+pub(crate) fn list<P: Platform>(call: &mut Call<'_, '_, P>, visit: ListFn<P>) -> Outcome {
     call.out.str("[");
     let (done, complete) = match entries(call, visit, 0) {
         Ok(r) => r,
@@ -241,7 +245,7 @@ pub(crate) fn list(call: &mut Call<'_, '_>, visit: ListFn) -> Outcome {
     call.more(list_step, Progress::List { visit, done })
 }
 
-fn list_step(call: &mut Call<'_, '_>, progress: &mut Progress) -> bool {
+fn list_step<P: Platform>(call: &mut Call<'_, '_, P>, progress: &mut Progress<P>) -> bool {
     let Progress::List { visit, done } = progress else {
         return true;
     };

@@ -25,7 +25,7 @@ command!(
     GUEST_GET_DISKSTATS = "guest-get-diskstats", NoArgs, disk_stats
 );
 
-fn board(p: &mut dyn Platform) -> Result<&mut dyn Disks, HookError> {
+fn board<P: Platform>(p: &mut P) -> Result<&mut dyn Disks, HookError> {
     p.disks().ok_or(HookError::Unsupported)
 }
 
@@ -49,8 +49,8 @@ fn address(out: &mut Out<'_>, d: &DiskAddress<'_>) {
     o.close();
 }
 
-fn fs_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn fs_info<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.fs_info(&mut |f: &FsInfo<'_>| {
             e.entry(|out| {
                 let mut o = Obj::open(out);
@@ -75,8 +75,8 @@ fn fs_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn disks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn disks<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.disks(&mut |d: &DiskInfo<'_>| {
             e.entry(|out| {
                 let mut o = Obj::open(out);
@@ -96,8 +96,8 @@ fn disks(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn disk_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn disk_stats<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         board(p)?.disk_stats(&mut |d: &DiskStats<'_>| {
             e.entry(|out| {
                 let mut o = Obj::open(out);

@@ -7,6 +7,7 @@
 use super::{Call, Outcome, command};
 use crate::args::NoArgs;
 use crate::arguments;
+use crate::platform::Platform;
 
 arguments! {
     /// `guest-sync` and `guest-sync-delimited`.
@@ -29,12 +30,12 @@ command!(
     GUEST_PING = "guest-ping", NoArgs, ping, FROZEN_OK
 );
 
-fn sync(call: &mut Call<'_, '_>, args: SyncArgs) -> Outcome {
+fn sync<P: Platform>(call: &mut Call<'_, '_, P>, args: SyncArgs) -> Outcome {
     call.out.i64(args.id);
     Outcome::Done
 }
 
-fn ping(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn ping<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     call.out.str("{}");
     Outcome::Done
 }

@@ -41,7 +41,7 @@ command!(
     GUEST_GET_LOAD = "guest-get-load", NoArgs, load
 );
 
-fn system(p: &mut dyn Platform) -> Result<&mut dyn SystemInfo, HookError> {
+fn system<P: Platform>(p: &mut P) -> Result<&mut dyn SystemInfo, HookError> {
     p.system().ok_or(HookError::Unsupported)
 }
 
@@ -59,8 +59,8 @@ fn quoted_clipped(out: &mut Out<'_>, s: &str, reserve: usize) {
     out.str("\"");
 }
 
-fn host_name(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
+fn host_name<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn render<P: Platform>(p: &mut P, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.host_name(&mut |name| {
             out.str("{\"host-name\": ");
             if fallback {
@@ -74,8 +74,8 @@ fn host_name(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     object(call, render)
 }
 
-fn timezone(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
+fn timezone<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn render<P: Platform>(p: &mut P, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.timezone(&mut |tz: &Timezone<'_>| {
             let mut o = Obj::open(out);
             if !fallback {
@@ -88,8 +88,8 @@ fn timezone(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     object(call, render)
 }
 
-fn os_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn render(p: &mut dyn Platform, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
+fn os_info<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn render<P: Platform>(p: &mut P, out: &mut Out<'_>, fallback: bool) -> Result<(), HookError> {
         system(p)?.os_info(&mut |i: &OsInfo<'_>| {
             let mut o = Obj::open(out);
             if !fallback {
@@ -110,8 +110,8 @@ fn os_info(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     object(call, render)
 }
 
-fn load(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn render(p: &mut dyn Platform, out: &mut Out<'_>, _: bool) -> Result<(), HookError> {
+fn load<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn render<P: Platform>(p: &mut P, out: &mut Out<'_>, _: bool) -> Result<(), HookError> {
         let l = system(p)?.load()?;
         let mut o = Obj::open(out);
         o.float("load15m", l.load15m);
@@ -123,8 +123,8 @@ fn load(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     object(call, render)
 }
 
-fn users(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn users<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.users(&mut |u: &User<'_>| {
             e.entry(|o| {
                 let mut o = Obj::open(o);
@@ -138,8 +138,8 @@ fn users(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn cpu_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn cpu_stats<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.cpu_stats(&mut |c: &CpuStats| {
             e.entry(|o| {
                 let mut o = Obj::open(o);
@@ -162,8 +162,8 @@ fn cpu_stats(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
     list(call, visit)
 }
 
-fn devices(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
-    fn visit(p: &mut dyn Platform, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
+fn devices<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
+    fn visit<P: Platform>(p: &mut P, e: &mut Entries<'_, '_>) -> Result<(), HookError> {
         system(p)?.devices(&mut |d: &DeviceInfo<'_>| {
             e.entry(|o| {
                 let mut o = Obj::open(o);

@@ -9,7 +9,7 @@ use super::{Call, Outcome, command, failed, unsupported};
 use crate::args::NoArgs;
 use crate::arguments;
 
-use crate::platform::SetTime;
+use crate::platform::{Platform, SetTime};
 
 arguments! {
     /// `guest-set-time`.
@@ -28,7 +28,7 @@ command!(
     GUEST_SET_TIME = "guest-set-time", SetTimeArgs, set_time
 );
 
-fn get_time(call: &mut Call<'_, '_>, _: NoArgs) -> Outcome {
+fn get_time<P: Platform>(call: &mut Call<'_, '_, P>, _: NoArgs) -> Outcome {
     let Some(clock) = call.platform.clock() else {
         return unsupported(call.err);
     };
@@ -51,7 +51,7 @@ pub fn settable(time_ns: i64) -> bool {
     -1_000_000_000 < time_ns && time_ns < END_NS
 }
 
-fn set_time(call: &mut Call<'_, '_>, args: SetTimeArgs) -> Outcome {
+fn set_time<P: Platform>(call: &mut Call<'_, '_, P>, args: SetTimeArgs) -> Outcome {
     let Some(clock) = call.platform.set_clock() else {
         return unsupported(call.err);
     };

@@ -20,7 +20,7 @@ use crate::args::{StrListArg, Text};
 use crate::arguments;
 use crate::base64;
 use crate::error::{HookError, QgaError};
-use crate::platform::StrList;
+use crate::platform::{Platform, StrList};
 
 arguments! {
     /// `guest-set-user-password`.
@@ -81,7 +81,7 @@ command!(
     GUEST_SSH_REMOVE_AUTHORIZED_KEYS = "guest-ssh-remove-authorized-keys", RemoveKeysArgs, remove_keys
 );
 
-fn set_password(call: &mut Call<'_, '_>, args: PasswordArgs) -> Outcome {
+fn set_password<P: Platform>(call: &mut Call<'_, '_, P>, args: PasswordArgs) -> Outcome {
     let user = call.decode(&args.username);
     let pw = call.decode(&args.password);
     let data = call.rx.get_mut(pw.clone()).unwrap_or(&mut []);
@@ -171,7 +171,7 @@ fn check_keys(err: &mut QgaError, keys: &StrList<'_>) -> bool {
     true
 }
 
-fn get_keys(call: &mut Call<'_, '_>, args: GetKeysArgs) -> Outcome {
+fn get_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: GetKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
     let Some(board) = call.platform.ssh_keys() else {
@@ -204,7 +204,7 @@ fn get_keys(call: &mut Call<'_, '_>, args: GetKeysArgs) -> Outcome {
     Outcome::Done
 }
 
-fn add_keys(call: &mut Call<'_, '_>, args: AddKeysArgs) -> Outcome {
+fn add_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: AddKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
     let keys = StrList::new(rx, Some(args.keys.span()));
@@ -221,7 +221,7 @@ fn add_keys(call: &mut Call<'_, '_>, args: AddKeysArgs) -> Outcome {
     Outcome::Done
 }
 
-fn remove_keys(call: &mut Call<'_, '_>, args: RemoveKeysArgs) -> Outcome {
+fn remove_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: RemoveKeysArgs) -> Outcome {
     let user = call.decode(&args.username);
     let rx: &[u8] = call.rx;
     let keys = StrList::new(rx, Some(args.keys.span()));

@@ -21,7 +21,7 @@ use core::ops::Range;
 
 use super::lex::TokenKind;
 use super::parse::mod_utf8_decode;
-use super::walk::{Tokens, parse_i64, parse_u64};
+use super::walk::{Tokens, escape_unit, parse_i64, parse_u64};
 
 /// A bounded writer into a byte slice with a sticky overflow flag.
 pub struct Out<'a> {
@@ -608,44 +608,6 @@ pub fn escape_decoded(body: &[u8], mut pos: usize, out: &mut Out<'_>) -> usize {
         pos = pos.wrapping_add(used);
     }
     pos
-}
-
-/// Decodes one backslash escape: (code point, bytes used).
-fn escape_unit(s: &[u8]) -> Option<(u32, usize)> {
-    let cp = match *s.get(1)? {
-        b'"' => 0x22,
-        b'\'' => 0x27,
-        b'\\' => 0x5C,
-        b'/' => 0x2F,
-        b'b' => 0x08,
-        b'f' => 0x0C,
-        b'n' => 0x0A,
-        b'r' => 0x0D,
-        b't' => 0x09,
-        b'u' => {
-            let hi = hex4(s.get(2..)?)?;
-            if (0xD800..=0xDBFF).contains(&hi)
-                && s.get(6) == Some(&b'\\')
-                && s.get(7) == Some(&b'u')
-            {
-                let lo = hex4(s.get(8..)?)?;
-                if (0xDC00..=0xDFFF).contains(&lo) {
-                    return Some((0x10000 | ((hi & 0x3FF) << 10) | (lo & 0x3FF), 12));
-                }
-            }
-            return Some((hi, 6));
-        }
-        _ => return None,
-    };
-    Some((cp, 2))
-}
-
-fn hex4(s: &[u8]) -> Option<u32> {
-    let mut v: u32 = 0;
-    for &c in s.get(..4)? {
-        v = (v << 4) | char::from(c).to_digit(16)?;
-    }
-    Some(v)
 }
 
 #[cfg(test)]

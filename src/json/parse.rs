@@ -17,7 +17,7 @@
 use core::ops::Range;
 
 use super::lex::TokenKind;
-use super::walk::{Decoded, Members, Token, Tokens, str_tokens_eq};
+use super::walk::{Decoded, Members, Token, Tokens, hex4, str_tokens_eq};
 use crate::config::MAX_NESTING;
 
 /// A syntax error, with qemu-ga's text after `JSON parse error, `.
@@ -361,16 +361,6 @@ fn valid_codepoint(cp: u32) -> bool {
         || (0xFDD0..=0xFDEF).contains(&cp)
         || (cp & 0xFFFE) == 0xFFFE
         || (0xD800..=0xDFFF).contains(&cp))
-}
-
-/// QEMU's `cvt4hex`: four hex digits, or `None`.
-fn hex4(s: &[u8]) -> Option<u32> {
-    let mut v: u32 = 0;
-    for i in 0..4 {
-        let d = char::from(*s.get(i)?).to_digit(16)?;
-        v = (v << 4) | d;
-    }
-    Some(v)
 }
 
 /// Length of a valid modified-UTF-8 sequence at the start of `s`, or `None`

@@ -9,18 +9,11 @@
 
 use core::ops::Range;
 
-use super::lex::{LexState, Step, TokenKind};
-
-/// Where a string body's run of ordinary bytes ends: the next `quote` or
-/// backslash. In a framed message the lexer already refused control bytes
-/// and 0xFE/0xFF inside strings, so only these two matter here (a SIMD
-/// search: walkers cross megabyte-long base64 strings several times per
-/// request). On arbitrary bytes the walk stays total, it just does not
-/// re-check what the lexer checks.
-fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
-    let rest = buf.get(from..).unwrap_or(&[]);
-    memchr::memchr2(quote, b'\\', rest).map_or(buf.len(), |i| from.wrapping_add(i))
-}
+// Strings are crossed with the lexer's word-at-a-time run search (walkers
+// cross megabyte-long base64 strings several times per request); on
+// arbitrary bytes a control byte it stops at ends the walk, as the lexer
+// would.
+use super::lex::{LexState, Step, TokenKind, string_run_end};
 
 /// One token of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,13 +422,46 @@ impl Iterator for Decoded<'_> {
     }
 }
 
-fn hex4(b: &[u8]) -> Option<u32> {
+/// Four hex digits at the start of `b`, or `None`.
+pub(crate) fn hex4(b: &[u8]) -> Option<u32> {
     let mut v: u32 = 0;
     for &c in b.get(..4)? {
         let d = char::from(c).to_digit(16)?;
         v = (v << 4) | d;
     }
     Some(v)
+}
+
+/// Decodes the backslash escape at the start of `s`: (code point, bytes
+/// used); a surrogate pair is combined, a lone surrogate returned as is.
+/// `None` for a malformed escape.
+pub(crate) fn escape_unit(s: &[u8]) -> Option<(u32, usize)> {
+    let cp = match *s.get(1)? {
+        b'"' => 0x22,
+        b'\'' => 0x27,
+        b'\\' => 0x5C,
+        b'/' => 0x2F,
+        b'b' => 0x08,
+        b'f' => 0x0C,
+        b'n' => 0x0A,
+        b'r' => 0x0D,
+        b't' => 0x09,
+        b'u' => {
+            let hi = hex4(s.get(2..)?)?;
+            if (0xD800..=0xDBFF).contains(&hi)
+                && s.get(6) == Some(&b'\\')
+                && s.get(7) == Some(&b'u')
+            {
+                let lo = hex4(s.get(8..)?)?;
+                if (0xDC00..=0xDFFF).contains(&lo) {
+                    return Some((0x10000 | ((hi & 0x3FF) << 10) | (lo & 0x3FF), 12));
+                }
+            }
+            return Some((hi, 6));
+        }
+        _ => return None,
+    };
+    Some((cp, 2))
 }
 
 /// Decodes the unit (raw byte, C0 80 pair, or escape) at the start of the
@@ -449,44 +475,17 @@ fn decode_one(s: &[u8]) -> Option<(usize, [u8; 4], u8)> {
     if b != b'\\' {
         return Some((1, [b, 0, 0, 0], 1));
     }
-    let simple = match *s.get(1)? {
-        b'"' => b'"',
-        b'\'' => b'\'',
-        b'\\' => b'\\',
-        b'/' => b'/',
-        b'b' => 0x08,
-        b'f' => 0x0C,
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'u' => {
-            let hi = hex4(s.get(2..)?)?;
-            let mut consumed = 6;
-            let mut cp = hi;
-            if (0xD800..=0xDBFF).contains(&hi)
-                && s.get(6) == Some(&b'\\')
-                && s.get(7) == Some(&b'u')
-            {
-                let lo = hex4(s.get(8..)?)?;
-                if (0xDC00..=0xDFFF).contains(&lo) {
-                    cp = 0x10000 | ((hi & 0x3FF) << 10) | (lo & 0x3FF);
-                    consumed = 12;
-                }
-            }
-            let mut utf8 = [0u8; 4];
-            let n = char::from_u32(cp)?.encode_utf8(&mut utf8).len();
-            return Some((consumed, utf8, u8::try_from(n).ok()?));
-        }
-        _ => return None,
-    };
-    Some((2, [simple, 0, 0, 0], 1))
+    let (cp, consumed) = escape_unit(s)?;
+    let mut utf8 = [0u8; 4];
+    let n = char::from_u32(cp)?.encode_utf8(&mut utf8).len();
+    Some((consumed, utf8, u8::try_from(n).ok()?))
 }
 
 /// Whether the string token `tok` decodes to exactly `name`.
 pub fn str_eq(buf: &[u8], tok: Range<usize>, name: &[u8]) -> bool {
     let raw = buf.get(tok.clone()).unwrap_or(&[]);
     // Fast path: no escapes, compare the bytes between the quotes.
-    if memchr::memchr2(b'\\', 0xC0, raw).is_none() {
+    if !raw.iter().any(|&b| b == b'\\' || b == 0xC0) {
         return raw.get(1..raw.len().saturating_sub(1)) == Some(name);
     }
     Decoded::new(buf, tok).eq(name.iter().copied())
@@ -507,7 +506,7 @@ pub fn str_tokens_eq(buf: &[u8], a: Range<usize>, b: Range<usize>) -> bool {
 pub fn decode_in_place(buf: &mut [u8], tok: Range<usize>) -> Range<usize> {
     let inner = tok.start.wrapping_add(1)..tok.end.saturating_sub(1).max(tok.start);
     let raw = buf.get(inner.clone()).unwrap_or(&[]);
-    if memchr::memchr2(b'\\', 0xC0, raw).is_none() {
+    if !raw.iter().any(|&b| b == b'\\' || b == 0xC0) {
         // Nothing to decode: the text is already in place after the quote.
         return inner;
     }

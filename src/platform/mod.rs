@@ -331,6 +331,12 @@ pub trait SshKeys {
 /// A board: the capabilities it has. Every accessor defaults to `None`
 /// (the commands of that capability answer "not supported").
 ///
+/// The agent's commands are compiled for the platform type, so an
+/// accessor left at its default makes that capability's commands fold to
+/// "not supported" with none of their rendering code linked. A platform
+/// owns its devices or holds `'static` references to them (the command
+/// tables are `'static` data of the platform's type).
+///
 /// ```
 /// use nanoqga::error::HookError;
 /// use nanoqga::platform::{Clock, Platform};
@@ -351,7 +357,7 @@ pub trait SshKeys {
 ///     }
 /// }
 /// ```
-pub trait Platform {
+pub trait Platform: 'static {
     /// The wall clock.
     fn clock(&mut self) -> Option<&mut dyn Clock> {
         None

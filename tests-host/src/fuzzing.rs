@@ -109,7 +109,7 @@ pub fn envelope(data: &[u8]) {
     if nanoqga::envelope::parse(&buf, 0..buf.len(), &mut keys, &mut err).is_err() {
         assert_error_in(&err, buf.len());
     }
-    for c in nanoqga::commands::ALL {
+    for c in nanoqga::commands::Commands::<crate::MockPlatform>::ALL {
         if nanoqga::args::check(&buf, Some(0..buf.len()), c.fields(), &mut err).is_none() {
             assert_error_in(&err, buf.len());
         }

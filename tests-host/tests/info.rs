@@ -2,8 +2,11 @@
 //! `allowedrpcs`, the frozen state's allow-list, and command tables.
 
 use nanoqga::AgentConfig;
-use nanoqga::commands::{self, ALL, HEALTH};
-use nanoqga_tests_host::{Harness, MockSerial};
+use nanoqga::commands::{Commands, Table};
+use nanoqga_tests_host::{Harness, MockPlatform, MockSerial};
+
+const ALL: Table<MockPlatform> = Commands::ALL;
+const HEALTH: Table<MockPlatform> = Commands::HEALTH;
 
 /// qemu-ga's schema in registration order: the QGA 4.2 manual's 35
 /// commands with those added up to qemu-ga 10.0 where the schema puts them.
@@ -145,7 +148,8 @@ fn health_table_serves_only_its_commands_and_lists_only_them() {
 
 #[test]
 fn board_table_of_its_own_serves_those_commands() {
-    static MINE: commands::Table = &[&commands::GUEST_SYNC_DELIMITED, &commands::GUEST_GET_LOAD];
+    static MINE: Table<MockPlatform> =
+        &[&Commands::GUEST_SYNC_DELIMITED, &Commands::GUEST_GET_LOAD];
     let mut h = Harness::with_config(AgentConfig::new(MINE));
     assert_eq!(h.ok(r#"{"execute":"guest-get-load"}"#)["load5m"], 0.5);
     assert_eq!(h.err(r#"{"execute":"guest-ping"}"#).0, "CommandNotFound");

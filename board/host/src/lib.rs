@@ -81,7 +81,7 @@ pub struct Options {
     /// Let `guest-set-time` set the host clock.
     pub allow_set_time: bool,
     /// Agent settings (block and allow lists).
-    pub config: AgentConfig,
+    pub config: AgentConfig<HostPlatform>,
     /// Log to stderr.
     pub verbose: bool,
 }
@@ -171,7 +171,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Options, (
                     format!(
                         "nanoqga-host {} (QGA {} command set, qemu-ga 7.2 wire protocol)",
                         env!("CARGO_PKG_VERSION"),
-                        AgentConfig::default().version
+                        AgentConfig::<HostPlatform>::default().version
                     ),
                     0,
                 ));

@@ -33,7 +33,7 @@ pub type Files = BoardFiles<RAM_FILES, RAM_FILE_BYTES, 8, 8192>;
 pub type RamMap = [(u64, u64); 16];
 
 /// What differs between machines.
-pub trait Machine {
+pub trait Machine: 'static {
     /// The architecture name `guest-get-osinfo` reports (`machine`).
     const ARCH: &'static str;
     /// Memory block size reported by `guest-get-memory-block-info`

@@ -86,7 +86,7 @@ impl Harness<MockPlatform> {
     }
 
     /// A [`MockPlatform`] harness with the default capacities and `config`.
-    pub fn with_config(config: AgentConfig) -> Self {
+    pub fn with_config(config: AgentConfig<MockPlatform>) -> Self {
         Self::new(MockPlatform::new(), config)
     }
 
@@ -103,7 +103,7 @@ impl Harness<MockPlatform> {
 
 impl<P: Platform> Harness<P> {
     /// A harness over `board` with the default (bare-metal) capacities.
-    pub fn new(board: P, config: AgentConfig) -> Self {
+    pub fn new(board: P, config: AgentConfig<P>) -> Self {
         let storage: &'static mut SmallStorage = Box::leak(Box::new(Storage::new()));
         Self::from_agent(Agent::new(storage, board, config))
     }

@@ -14,6 +14,11 @@ use nanoqga::platform::{
 };
 use nanoqga::ramfs::RamFs;
 use nanoqga::{Agent, AgentConfig, Storage};
+use static_cell::ConstStaticCell;
+
+/// The agent's buffers, in a static as the boards keep them (zeroed
+/// memory: no code builds them).
+static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 
 /// A memory-mapped UART: data register, and a status register whose bit 0
 /// means "byte received" and bit 1 "room to send".
@@ -130,7 +135,7 @@ impl Platform for Probe {
 }
 
 #[cfg(not(feature = "health"))]
-const TABLE: nanoqga::commands::Table = nanoqga::commands::ALL;
+const TABLE: nanoqga::commands::Table<Probe> = nanoqga::commands::Commands::ALL;
 
 #[cfg(not(feature = "health"))]
 fn probe() -> Probe {
@@ -161,7 +166,7 @@ impl Platform for Probe {
 }
 
 #[cfg(feature = "health")]
-const TABLE: nanoqga::commands::Table = nanoqga::commands::HEALTH;
+const TABLE: nanoqga::commands::Table<Probe> = nanoqga::commands::Commands::HEALTH;
 
 #[cfg(feature = "health")]
 fn probe() -> Probe {
@@ -171,9 +176,8 @@ fn probe() -> Probe {
 /// The entry.
 #[unsafe(no_mangle)]
 pub extern "C" fn _start() -> ! {
-    let mut storage: Storage = Storage::new();
     let probe = probe();
-    let mut agent = Agent::new(&mut storage, probe, AgentConfig::new(TABLE));
+    let mut agent = Agent::new(STORAGE.take(), probe, AgentConfig::new(TABLE));
     let mut uart = Uart;
     loop {
         let _ = agent.poll(&mut uart);
