@@ -32,6 +32,7 @@ pub struct Out<'a> {
 
 impl<'a> Out<'a> {
     /// A writer over `buf`, starting empty.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> Self {
         Out {
             buf,
@@ -41,37 +42,44 @@ impl<'a> Out<'a> {
     }
 
     /// Bytes written so far.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing has been written.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Bytes still free.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.len)
     }
 
     /// Whether every write so far fitted.
+    #[inline]
     pub fn ok(&self) -> bool {
         !self.overflow
     }
 
     /// Forgets writes after `len` and clears the overflow flag.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
         self.overflow = false;
     }
 
     /// The free space after what was written, for in-place producers.
+    #[inline]
     pub fn spare(&mut self) -> &mut [u8] {
         self.buf.get_mut(self.len..).unwrap_or(&mut [])
     }
 
     /// Marks `n` bytes of [`Self::spare`] as written.
+    #[inline]
     pub fn advance(&mut self, n: usize) {
         if n > self.remaining() {
             self.overflow = true;
@@ -81,6 +89,7 @@ impl<'a> Out<'a> {
     }
 
     /// Appends bytes, or sets the overflow flag.
+    #[inline]
     pub fn bytes(&mut self, b: &[u8]) {
         let end = self.len.wrapping_add(b.len());
         match self.buf.get_mut(self.len..end) {
@@ -93,6 +102,7 @@ impl<'a> Out<'a> {
     }
 
     /// Appends ASCII text.
+    #[inline]
     pub fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
@@ -115,6 +125,7 @@ impl<'a> Out<'a> {
     }
 
     /// Appends `true` or `false`.
+    #[inline]
     pub fn bool(&mut self, v: bool) {
         self.str(if v { "true" } else { "false" });
     }

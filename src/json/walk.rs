@@ -9,11 +9,35 @@
 
 use core::ops::Range;
 
-// Strings are crossed with the lexer's word-at-a-time run search (walkers
-// cross megabyte-long base64 strings several times per request); on
-// arbitrary bytes a control byte it stops at ends the walk, as the lexer
-// would.
-use super::lex::{LexState, Step, TokenKind, string_run_end};
+use super::lex::{LexState, Step, TokenKind};
+
+/// Where a string body's run of ordinary bytes ends: the next `quote` or
+/// backslash (walkers cross megabyte-long base64 strings several times per
+/// request). In a framed message the lexer already refused control bytes
+/// and 0xFE/0xFF inside strings, so only these two matter; on arbitrary
+/// bytes the walk stays total, it just does not re-check what the lexer
+/// checks.
+///
+/// On 64-bit targets this is `memchr`'s vector search (SSE2, NEON), many
+/// times faster than words; 32-bit microcontrollers, where `memchr` has no
+/// vector path, use the lexer's word-at-a-time search (a control byte it
+/// stops at ends the walk, as the lexer would) and save the code.
+#[cfg(target_pointer_width = "64")]
+fn string_run_end(buf: &[u8], from: usize, quote: u8) -> usize {
+    let rest = buf.get(from..).unwrap_or(&[]);
+    memchr::memchr2(quote, b'\\', rest).map_or(buf.len(), |i| from.wrapping_add(i))
+}
+#[cfg(not(target_pointer_width = "64"))]
+use super::lex::string_run_end;
+
+/// Whether a string token's bytes need no decoding (no escape, no C0 80
+/// pair).
+fn plain(raw: &[u8]) -> bool {
+    #[cfg(target_pointer_width = "64")]
+    return memchr::memchr2(b'\\', 0xC0, raw).is_none();
+    #[cfg(not(target_pointer_width = "64"))]
+    return !raw.iter().any(|&b| b == b'\\' || b == 0xC0);
+}
 
 /// One token of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -485,7 +509,7 @@ fn decode_one(s: &[u8]) -> Option<(usize, [u8; 4], u8)> {
 pub fn str_eq(buf: &[u8], tok: Range<usize>, name: &[u8]) -> bool {
     let raw = buf.get(tok.clone()).unwrap_or(&[]);
     // Fast path: no escapes, compare the bytes between the quotes.
-    if !raw.iter().any(|&b| b == b'\\' || b == 0xC0) {
+    if plain(raw) {
         return raw.get(1..raw.len().saturating_sub(1)) == Some(name);
     }
     Decoded::new(buf, tok).eq(name.iter().copied())
@@ -506,7 +530,7 @@ pub fn str_tokens_eq(buf: &[u8], a: Range<usize>, b: Range<usize>) -> bool {
 pub fn decode_in_place(buf: &mut [u8], tok: Range<usize>) -> Range<usize> {
     let inner = tok.start.wrapping_add(1)..tok.end.saturating_sub(1).max(tok.start);
     let raw = buf.get(inner.clone()).unwrap_or(&[]);
-    if !raw.iter().any(|&b| b == b'\\' || b == 0xC0) {
+    if plain(raw) {
         // Nothing to decode: the text is already in place after the quote.
         return inner;
     }
