@@ -23,7 +23,7 @@
 use core::ops::Range;
 
 use crate::error::{ParamName, QgaError};
-use crate::json::walk::{Elements, Kind, Members, kind_at, str_eq, token_at};
+use crate::json::walk::{Elements, Kind, Members, kind_at, str_eq};
 use crate::platform::{CaptureMode, Whence};
 
 /// Checks one value against a member's type; on failure writes the error
@@ -282,12 +282,10 @@ fn check_str(buf: &[u8], v: Range<usize>, name: &ParamName, err: &mut QgaError) 
 
 impl Arg for Text {
     const CHECK: CheckFn = check_str;
-    fn decode(buf: &[u8], span: Option<Range<usize>>) -> Self {
-        let tok = span
-            .and_then(|s| token_at(buf, s.start))
-            .map(|t| t.start..t.end)
-            .unwrap_or(0..0);
-        let (start, end) = pack(&tok);
+    fn decode(_: &[u8], span: Option<Range<usize>>) -> Self {
+        // A checked string value's span is its token, quotes included (no
+        // second scan of what may be megabytes of base64).
+        let (start, end) = pack(&span.unwrap_or(0..0));
         Text { start, end }
     }
 }

@@ -215,6 +215,30 @@ pub fn words(block: &[u8; 32]) -> [u64; 4] {
     out
 }
 
+/// Nonzero iff one of the word's eight bytes is a backslash or has its high
+/// bit set (the bytes a string check must look at one by one).
+#[inline(always)]
+pub fn not_plain(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = v ^ ONES.wrapping_mul(u64::from(b'\\'));
+    (v & HIGHS) | (x.wrapping_sub(ONES) & !x & HIGHS)
+}
+
+/// Whether `s` has no backslash and no byte with the high bit set, eight
+/// bytes at a time: a string body that needs no decoding.
+pub fn plain_ascii(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        if not_plain(u64::from_le_bytes(word)) != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| b != b'\\' && b < 0x80)
+}
+
 /// Returns the index of the first byte at or after `from` that ends the plain
 /// run of a string body quoted by `quote`: the quote itself, a backslash, a
 /// control byte (< 0x20) or 0xFE/0xFF. Returns `buf.len()` if there is none.

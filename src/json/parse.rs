@@ -16,7 +16,7 @@
 
 use core::ops::Range;
 
-use super::lex::TokenKind;
+use super::lex::{TokenKind, not_plain};
 use super::walk::{Decoded, Members, Token, Tokens, hex4, str_tokens_eq};
 use crate::config::MAX_NESTING;
 
@@ -402,16 +402,6 @@ pub fn mod_utf8_decode(s: &[u8]) -> (Option<u32>, usize) {
         return (None, used);
     }
     (Some(cp), used)
-}
-
-/// Nonzero iff one of the word's eight bytes is a backslash or has its high
-/// bit set (the bytes [`check_string`] must look at one by one).
-#[inline(always)]
-fn not_plain(v: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = v ^ ONES.wrapping_mul(u64::from(b'\\'));
-    (v & HIGHS) | (x.wrapping_sub(ONES) & !x & HIGHS)
 }
 
 /// QEMU's `parse_string`, as a check.
