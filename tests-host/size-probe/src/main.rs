@@ -1,17 +1,23 @@
-//! The smallest complete agent: the whole command table (or, with the
-//! `health` feature, [`nanoqga::commands::HEALTH`]), the RAM file store, the
-//! standard programs, a clock, power, and a UART at a fixed address (reads
-//! are volatile, so nothing is optimised away). The footprint report builds
-//! it for small targets and reads its section sizes; it is never run.
+//! The smallest complete agent, to measure the core's size: the whole
+//! command table (or, with the `health` feature, `Commands::HEALTH`), the
+//! RAM file store, the standard programs, a clock, power, and a UART at a
+//! fixed address (reads are volatile, so nothing is optimised away). The
+//! storage is a zeroed static, as the boards keep it. Commands whose
+//! capability this board lacks (system information, disks, network, ...)
+//! answer "not supported" and their rendering is not linked, exactly as on
+//! a real board without them. The footprint report builds it for small
+//! targets and reads its section sizes; it is never run.
 #![no_std]
 #![no_main]
 
+#[allow(unused_imports)]
 use nanoqga::error::{Errno, HookError};
 #[allow(unused_imports)]
 use nanoqga::platform::{
     Clock, ExecIo, ExecRequest, ExecState, ExecStatus, FileStore, Platform, Power, Programs,
     ShutdownMode,
 };
+#[cfg(not(feature = "health"))]
 use nanoqga::ramfs::RamFs;
 use nanoqga::{Agent, AgentConfig, Storage};
 use static_cell::ConstStaticCell;
@@ -71,8 +77,10 @@ impl embedded_io::Write for Uart {
     }
 }
 
+#[cfg(not(feature = "health"))]
 struct StdPrograms;
 
+#[cfg(not(feature = "health"))]
 impl Programs for StdPrograms {
     fn start(
         &mut self,

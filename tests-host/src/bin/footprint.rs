@@ -45,11 +45,22 @@ fn main() {
         kib((storage + agent) as u64)
     );
 
-    println!("## The core alone (tests-host/size-probe: every command linked, opt-level z, LTO)\n");
-    println!("| target | float-ids | .text | .rodata | .data | .bss |\n|---|---|---|---|---|---|");
+    println!(
+        "## The core alone (tests-host/size-probe: clock, power, RAM files, built-in programs; opt-level z, LTO)\n"
+    );
+    println!(
+        "| target | table | float-ids | .text | .rodata | .data | .bss |\n|---|---|---|---|---|---|---|"
+    );
     let probe = nanoqga_tests_host::qemu::repo_root().join("tests-host/size-probe");
+    // (table, features, .text goal on thumbv7em)
+    let builds: [(&str, Option<&str>, Option<u64>); 3] = [
+        ("ALL", None, Some(32 * 1024)),
+        ("ALL", Some("float-ids"), None),
+        ("HEALTH", Some("health"), Some(16 * 1024)),
+    ];
+    let mut goals = Vec::new();
     for target in ["thumbv7em-none-eabihf", "riscv64gc-unknown-none-elf"] {
-        for float in [false, true] {
+        for (table, feature, goal) in builds {
             let mut cmd = std::process::Command::new("cargo");
             cmd.current_dir(&probe).env_remove("RUSTFLAGS").args([
                 "build",
@@ -58,8 +69,8 @@ fn main() {
                 "--target",
                 target,
             ]);
-            if float {
-                cmd.args(["--features", "float-ids"]);
+            if let Some(f) = feature {
+                cmd.args(["--features", f]);
             }
             let ok = cmd.status().is_ok_and(|s| s.success());
             assert!(
@@ -68,14 +79,25 @@ fn main() {
             );
             let s = sections(&probe.join(format!("target/{target}/release/nanoqga-size-probe")));
             println!(
-                "| {target} | {} | {} | {} | {} | {} |",
-                if float { "on" } else { "off" },
+                "| {target} | {table} | {} | {} ({} B) | {} | {} | {} |",
+                if feature == Some("float-ids") { "on" } else { "off" },
                 kib(s.text),
+                s.text,
                 kib(s.rodata),
                 kib(s.data),
                 kib(s.bss)
             );
+            if let (Some(goal), "thumbv7em-none-eabihf") = (goal, target) {
+                goals.push((table, s.text, goal));
+            }
         }
+    }
+    println!();
+    for (table, text, goal) in goals {
+        println!(
+            "* thumbv7em `.text` with table {table}: {text} B, goal <= {goal} B: {}",
+            if text <= goal { "met" } else { "not met" }
+        );
     }
     println!();
 
