@@ -12,7 +12,7 @@
 //!   arguments). qemu-ga reports the first leftover key in its hash table's
 //!   order; we report the first in the request, which only differs when a
 //!   request has several unexpected keys.
-//! * Each command's arguments are one struct declared with [`arguments!`]:
+//! * Each command's arguments are one struct declared with [`arguments!`](crate::arguments):
 //!   the macro derives both the field list the check uses and the decoder
 //!   that builds the struct from the checked spans, so a table row and its
 //!   handler cannot disagree. Decoding cannot fail: the check already proved
@@ -140,7 +140,7 @@ pub fn check(
     Some(out)
 }
 
-/// A command's argument struct (declare one with [`arguments!`]).
+/// A command's argument struct (declare one with [`arguments!`](crate::arguments)).
 pub trait Arguments: Sized {
     /// Its members, in schema order.
     const FIELDS: &'static [Field];
@@ -262,7 +262,7 @@ impl Arg for bool {
 impl Required for bool {}
 
 /// A string member: its token in the request buffer, decoded by the handler
-/// (in place, see [`crate::commands::Call::text`]) when it needs the text.
+/// (in place) when it needs the text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Text {
     start: u32,

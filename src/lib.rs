@@ -6,21 +6,34 @@
 //! a virtio-console port. On the wire it behaves like qemu-ga 7.2: the same
 //! framing (by JSON structure, 0xFF resynchronisation), the same replies byte
 //! for byte (`{"return": …}` with qemu-ga's separators, ASCII-only escapes),
-//! the same error classes, texts and validation order, and the QGA 4.2
-//! command set.
+//! the same error classes, texts and validation order. The command set is
+//! qemu-ga's schema up to 10.0 (QGA 4.2's 35 commands and the 9 read-mostly
+//! ones added since).
 //!
-//! # Layers
+//! # The data path, one module per stage
 //!
-//! * [`json`]: framing, validation, walking and serialisation of qemu-ga's
-//!   JSON dialect, total on arbitrary bytes.
-//! * [`schema`] and [`commands`]: the static command table, argument
-//!   validation, and the handlers.
-//! * [`platform`]: the board's hooks (clock, power, files, programs, system
-//!   information); each defaults to qemu-ga's "not supported" error.
-//! * [`Agent`]: the polled state machine over an `embedded-io` transport,
-//!   with all memory in a [`Storage`] the board owns.
+//! * [`receiver`]: the request buffer and the framer ([`json::frame`]):
+//!   bytes in, whole messages (or a stray token, or a broken limit) out.
+//! * [`envelope`]: one message to `execute`, `arguments` and `id`, with
+//!   qemu-ga's checks and texts.
+//! * [`dispatch`]: table lookup, enablement (`-b`/`-a`, frozen state) and
+//!   the argument schema check of [`args`].
+//! * [`commands`]: one module per family; each command decodes its typed
+//!   argument struct, runs once, and streams its value.
+//! * The reply writer (private): `{"return": …}` or `{"error": …}` with the
+//!   `id` echoed, in pieces that fit whatever room the transport gives.
+//! * [`Agent`]: I/O, the buffers, the state machine around those stages;
+//!   [`event`] tells the board what happened.
+//!
+//! # The board side
+//!
+//! * [`platform`]: one small trait per capability (clock, power, files,
+//!   programs, system information, processors, memory, disks, network,
+//!   freeze, passwords, ssh keys); a board implements the ones it has and
+//!   the rest answer qemu-ga's "not supported".
 //! * [`programs`], [`ramfs`], [`trace`]: portable building blocks boards
 //!   share (built-in `guest-exec` programs, a RAM file store, a trace ring).
+//! * [`config`]: every capacity, with its reason.
 //!
 //! # Use
 //!
@@ -38,9 +51,6 @@
 //! # let _ = &mut agent;
 //! ```
 #![cfg_attr(not(test), no_std)]
-// `QgaError` carries its description pieces inline (no heap); it is built
-// once per failed request and moved a few times, so its size is fine.
-#![allow(clippy::result_large_err)]
 // The no-panic lints of Cargo.toml apply to the agent, not to its tests.
 #![cfg_attr(
     test,

@@ -9,11 +9,11 @@
 //!   that streams whatever does not fit the reply buffer at once.
 //! * A handler receives checked, typed arguments, does the work exactly
 //!   once, and either writes its whole return value after the reply prefix
-//!   ([`Outcome::Done`]), sends nothing ([`Outcome::NoReply`], for
+//!   (`Outcome::Done`), sends nothing (`Outcome::NoReply`, for
 //!   qemu-ga's `success-response: false` commands), or leaves a
-//!   [`Continuation`] the agent calls until the value is complete. A
-//!   failing handler writes its error in place ([`Call::err`], the agent's
-//!   one error) and returns [`Outcome::Failed`]; nothing it wrote is sent.
+//!   continuation the agent calls until the value is complete. A
+//!   failing handler writes its error in place (`Call::err`, the agent's
+//!   one error) and returns `Outcome::Failed`; nothing it wrote is sent.
 //! * A board hands the agent a [`Table`]. [`Commands::ALL`] has every
 //!   command in the order of qemu-ga's schema (registration order:
 //!   `guest-info` lists them in reverse, as qemu-ga does);

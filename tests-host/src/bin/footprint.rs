@@ -80,7 +80,11 @@ fn main() {
             let s = sections(&probe.join(format!("target/{target}/release/nanoqga-size-probe")));
             println!(
                 "| {target} | {table} | {} | {} ({} B) | {} | {} | {} |",
-                if feature == Some("float-ids") { "on" } else { "off" },
+                if feature == Some("float-ids") {
+                    "on"
+                } else {
+                    "off"
+                },
                 kib(s.text),
                 s.text,
                 kib(s.rodata),
