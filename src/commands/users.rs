@@ -205,33 +205,37 @@ fn get_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: GetKeysArgs) -> Outco
 }
 
 fn add_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: AddKeysArgs) -> Outcome {
-    let user = call.decode(&args.username);
-    let rx: &[u8] = call.rx;
-    let keys = StrList::new(rx, Some(args.keys.span()));
-    if !check_keys(call.err, &keys) {
-        return Outcome::Failed;
-    }
-    let Some(board) = call.platform.ssh_keys() else {
-        return unsupported(call.err);
-    };
-    if let Err(e) = board.add_keys(text(rx, &user), &keys, args.reset.unwrap_or(false)) {
-        return keys_error(call.err, e, &user, "failed to write to");
-    }
-    call.out.str("{}");
-    Outcome::Done
+    let reset = args.reset.unwrap_or(false);
+    change_keys(call, &args.username, &args.keys, Some(reset))
 }
 
 fn remove_keys<P: Platform>(call: &mut Call<'_, '_, P>, args: RemoveKeysArgs) -> Outcome {
-    let user = call.decode(&args.username);
+    change_keys(call, &args.username, &args.keys, None)
+}
+
+/// Adds `keys` (`reset`: `Some`, replacing the file when true) or removes
+/// them (`None`), after qemu-ga's key check.
+fn change_keys<P: Platform>(
+    call: &mut Call<'_, '_, P>,
+    username: &Text,
+    keys: &StrListArg,
+    reset: Option<bool>,
+) -> Outcome {
+    let user = call.decode(username);
     let rx: &[u8] = call.rx;
-    let keys = StrList::new(rx, Some(args.keys.span()));
+    let keys = StrList::new(rx, Some(keys.span()));
     if !check_keys(call.err, &keys) {
         return Outcome::Failed;
     }
     let Some(board) = call.platform.ssh_keys() else {
         return unsupported(call.err);
     };
-    if let Err(e) = board.remove_keys(text(rx, &user), &keys) {
+    let name = text(rx, &user);
+    let r = match reset {
+        Some(reset) => board.add_keys(name, &keys, reset),
+        None => board.remove_keys(name, &keys),
+    };
+    if let Err(e) = r {
         return keys_error(call.err, e, &user, "failed to write to");
     }
     call.out.str("{}");
