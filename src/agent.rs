@@ -478,7 +478,12 @@ impl<'s, P: Platform> Agent<'s, P> {
         if self.state.execs.any_running()
             && let Some(p) = self.platform.programs()
         {
-            self.state.execs.step_all(p);
+            let (events, dropped) = (&mut self.events, &mut self.stats.events_dropped);
+            self.state.execs.step_all(p, &mut |pid| {
+                if !events.push(Event::Exited { pid }) {
+                    *dropped = dropped.wrapping_add(1);
+                }
+            });
         }
     }
 

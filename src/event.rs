@@ -29,6 +29,12 @@ pub enum Event {
     Limit(Limit),
     /// The connection was reset (a new client).
     Reset,
+    /// A `guest-exec` program finished while the agent stepped it on its
+    /// own (its deadline, or any poll), not in answer to a status request.
+    Exited {
+        /// Its pid.
+        pid: i64,
+    },
 }
 
 /// Events kept until the board takes them.

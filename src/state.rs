@@ -259,33 +259,37 @@ impl<'s> Execs<'s> {
     }
 
     /// Gives each running program one step.
-    pub fn step_all(&mut self, programs: &mut dyn Programs) {
+    pub fn step_all(&mut self, programs: &mut dyn Programs, exited: &mut dyn FnMut(i64)) {
         for i in 0..self.slots.len() {
-            self.step(i, programs);
+            if let Some(pid) = self.step(i, programs) {
+                exited(pid);
+            }
         }
     }
 
-    /// Gives the program in slot `i` one step, if it runs.
-    pub fn step(&mut self, i: usize, programs: &mut dyn Programs) {
+    /// Gives the program in slot `i` one step, if it runs; its pid if it
+    /// finished in this step.
+    pub fn step(&mut self, i: usize, programs: &mut dyn Programs) -> Option<i64> {
         let base = i.saturating_mul(2).saturating_mul(self.per_stream);
         let per = self.per_stream;
-        let Some(slot) = self.slots.get_mut(i) else {
-            return;
-        };
+        let slot = self.slots.get_mut(i)?;
         if slot.state != SlotState::Running {
-            return;
+            return None;
         }
-        let Some(region) = self
+        let region = self
             .capture
-            .get_mut(base..base.saturating_add(per.saturating_mul(2)))
-        else {
-            return;
-        };
+            .get_mut(base..base.saturating_add(per.saturating_mul(2)))?;
         let (program, mut io) = streams(region, per, slot);
         let status = programs.resume(program, &mut io);
         match status {
-            ExecStatus::Running(wake) => slot.wake = wake,
-            done => slot.state = SlotState::Done(done),
+            ExecStatus::Running(wake) => {
+                slot.wake = wake;
+                None
+            }
+            done => {
+                slot.state = SlotState::Done(done);
+                Some(slot.pid)
+            }
         }
     }
 

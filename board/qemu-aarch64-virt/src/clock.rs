@@ -11,6 +11,11 @@ use core::arch::asm;
 
 use nanoqga_board::WallClock;
 
+/// While the clock looks for the RTC's second edge (at most a second after
+/// boot), the main loop runs at least this often: the edge, and so the
+/// wall clock, is known to within it.
+const EDGE_WATCH_NS: u64 = 1_000_000;
+
 const RTC: usize = 0x0901_0000;
 const RTC_DR: usize = 0x00;
 const RTC_LR: usize = 0x08;
@@ -75,19 +80,23 @@ impl Clock {
 }
 
 impl WallClock for Clock {
-    /// Watches for the RTC's next second edge until aligned. Cheap (one
-    /// register read) and a no-op once aligned.
-    fn tick(&mut self) {
+    /// Watches for the RTC's next second edge until aligned (asking to be
+    /// called again within [`EDGE_WATCH_NS`], so a sleeping board still
+    /// catches the edge to within that). Cheap (one register read) and a
+    /// no-op once aligned.
+    fn tick(&mut self) -> Option<u64> {
         if self.synced {
-            return;
+            return None;
         }
         let s = rtc_read();
         if s != self.last_sec {
             self.anchor_ns = i64::from(s) * 1_000_000_000;
             self.anchor_ticks = counter();
             self.synced = true;
+            return None;
         }
         self.last_sec = s;
+        Some(EDGE_WATCH_NS)
     }
 
     /// Nanoseconds since the epoch.

@@ -6,11 +6,16 @@
 //!
 //! The UART carries nothing but QGA replies: no banner, no logs. What the
 //! agent sees is kept in a trace ring readable as `/var/log/nanoqga.log`.
+//!
+//! When the agent has nothing to do the CPU waits (`wfi`) for the PL011's
+//! or the virtio console's interrupt, or the generic timer at the agent's
+//! next deadline.
 #![no_std]
 #![no_main]
 
 mod boot;
 mod clock;
+mod gic;
 mod mmu;
 mod pl011;
 mod platform;
@@ -45,20 +50,32 @@ static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 
 
 /// Where QEMU puts the device tree for a non-Linux `-kernel` ELF.
 const DTB: usize = 0x4000_0000;
-/// virtio-mmio transports on virt when the device tree is missing.
-const VIRTIO_MMIO: (usize, usize, usize) = (0x0a00_0000, 0x200, 32);
+/// virtio-mmio transports on virt when the device tree is missing: base,
+/// stride, count, and the first one's SPI (they count up).
+const VIRTIO_MMIO: (usize, usize, usize, u32) = (0x0a00_0000, 0x200, 32, 16);
+/// The virt machine's PL011 interrupt (SPI 1) and virtual timer (PPI 11),
+/// when the device tree is missing.
+const PL011_INTID: u32 = 33;
+const TIMER_INTID: u32 = 27;
 
-/// What the device tree tells: processors, RAM, virtio-mmio windows.
+/// What the device tree tells: processors, RAM, the GIC and interrupt
+/// numbers, virtio-mmio windows (base, size, interrupt).
 struct Machine {
     cpus: u32,
     ram: RamMap,
-    virtio: heapless::Vec<(usize, usize), 32>,
+    gic: gic::Gic,
+    uart_irq: u32,
+    timer_irq: u32,
+    virtio: heapless::Vec<(usize, usize, Option<u32>), 32>,
 }
 
 fn read_dtb() -> Machine {
     let mut m = Machine {
         cpus: 1,
         ram: [(0, 0); 16],
+        gic: gic::Gic::VIRT_V2,
+        uart_irq: PL011_INTID,
+        timer_irq: TIMER_INTID,
         virtio: heapless::Vec::new(),
     };
     // SAFETY: QEMU loads the device tree at the start of RAM (the image is
@@ -70,6 +87,18 @@ fn read_dtb() -> Machine {
             for (slot, r) in m.ram.iter_mut().zip(fdt.memory().regions()) {
                 *slot = (r.starting_address as u64, r.size.unwrap_or(0) as u64);
             }
+            if let Some(g) = gic::Gic::from_dtb(&fdt) {
+                m.gic = g;
+            }
+            if let Some(t) = gic::timer_intid(&fdt) {
+                m.timer_irq = t;
+            }
+            if let Some(id) = fdt
+                .find_compatible(&["arm,pl011"])
+                .and_then(|n| gic::node_intid(&n))
+            {
+                m.uart_irq = id;
+            }
             for node in fdt.all_nodes() {
                 let is_virtio = node
                     .compatible()
@@ -77,9 +106,11 @@ fn read_dtb() -> Machine {
                 if let (true, Some(mut regs)) = (is_virtio, node.reg())
                     && let Some(r) = regs.next()
                 {
-                    let _ = m
-                        .virtio
-                        .push((r.starting_address as usize, r.size.unwrap_or(0x200)));
+                    let _ = m.virtio.push((
+                        r.starting_address as usize,
+                        r.size.unwrap_or(0x200),
+                        gic::node_intid(&node),
+                    ));
                 }
             }
         }
@@ -88,9 +119,11 @@ fn read_dtb() -> Machine {
         }
     }
     if m.virtio.is_empty() {
-        let (base, size, n) = VIRTIO_MMIO;
+        let (base, size, n, spi) = VIRTIO_MMIO;
         for i in 0..n {
-            let _ = m.virtio.push((base + i * size, size));
+            let _ = m
+                .virtio
+                .push((base + i * size, size, Some(gic::intid(0, spi + i as u32))));
         }
     }
     // QEMU lists the transports top-down; the device lands in the last.
@@ -98,15 +131,17 @@ fn read_dtb() -> Machine {
     m
 }
 
-/// The virtio consoles among the MMIO transports.
-fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'static>> + '_ {
-    windows.iter().filter_map(|&(addr, size)| {
+/// The virtio consoles among the MMIO transports, with their interrupts.
+fn consoles(
+    windows: &[(usize, usize, Option<u32>)],
+) -> impl Iterator<Item = (MmioTransport<'static>, Option<u32>)> + '_ {
+    windows.iter().filter_map(|&(addr, size, irq)| {
         let header = NonNull::new(addr as *mut VirtIOHeader)?;
         // SAFETY: each window is a virtio-mmio register block from the
         // device tree (or the virt machine's fixed layout), identity-mapped
         // as device memory, used by nothing else.
         let t = unsafe { MmioTransport::new(header, size) }.ok()?;
-        (t.device_type() == DeviceType::Console).then_some(t)
+        (t.device_type() == DeviceType::Console).then_some((t, irq))
     })
 }
 
@@ -117,7 +152,7 @@ fn consoles(windows: &[(usize, usize)]) -> impl Iterator<Item = MmioTransport<'s
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rust_main() -> ! {
     // First, so the FIFO switch happens before a client can be writing.
-    let (uart, fifo) = pl011::Pl011::new();
+    let (mut uart, fifo) = pl011::Pl011::new();
     // SAFETY: early at boot, MMU off, at EL1 on the virt machine.
     unsafe { mmu::enable() };
     let clock = clock::Clock::init();
@@ -125,12 +160,25 @@ pub unsafe extern "C" fn rust_main() -> ! {
     // SAFETY: the arena is static RAM, identity-mapped, used by nothing else.
     unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
     let mut notes = heapless::String::<256>::new();
+    machine.gic.init();
+    machine.gic.enable(machine.timer_irq);
+    machine.gic.enable(machine.uart_irq);
+    uart.enable_rx_interrupt();
     // rust_main runs once, so the cell is always there.
     let Some(slot) = CONSOLE.init(None) else {
         psci::halt()
     };
+    let gic = machine.gic;
+    if consoles(&machine.virtio).any(|(_, irq)| irq.is_none()) {
+        let _ = core::fmt::Write::write_str(&mut notes, "virtio console without interrupt; ");
+    }
     let virtio = find_port(
-        consoles(&machine.virtio),
+        consoles(&machine.virtio).map(|(t, irq)| {
+            if let Some(id) = irq {
+                gic.enable(id);
+            }
+            t
+        }),
         clock::uptime_ns,
         &mut notes,
         slot,
@@ -159,10 +207,13 @@ pub unsafe extern "C" fn rust_main() -> ! {
         }
     };
     agent.platform().trace(format_args!(
-        "nanoqga {} on aarch64 virt: {} cpu(s), {} virtio-mmio window(s)",
+        "nanoqga {} on aarch64 virt: {} cpu(s), {} virtio-mmio window(s), {:?}, uart irq {}, timer irq {}",
         env!("CARGO_PKG_VERSION"),
         machine.cpus,
         machine.virtio.len(),
+        machine.gic,
+        machine.uart_irq,
+        machine.timer_irq,
     ));
     if !notes.is_empty() {
         agent.platform().trace(format_args!("{notes}"));
@@ -179,8 +230,9 @@ pub unsafe extern "C" fn rust_main() -> ! {
     serve::<_, _, MmioTransport<'static>>(&mut agent, channel, pending)
 }
 
-/// Exceptions: none are expected (no interrupts are enabled). Report and
-/// reset, so the agent comes back rather than leaving the guest mute.
+/// Exceptions: none are expected (interrupts only wake `wfi`; IRQs stay
+/// masked). Report and reset, so the agent comes back rather than leaving
+/// the guest mute.
 #[unsafe(no_mangle)]
 extern "C" fn exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
     pl011::emergency(format_args!(

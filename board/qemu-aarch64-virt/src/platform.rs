@@ -1,4 +1,5 @@
-//! What is aarch64-specific in the board hooks: the clock and PSCI power.
+//! What is aarch64-specific in the board hooks: the clock, sleeping and PSCI
+//! power.
 //! Everything else is `nanoqga_board::Board`.
 
 use nanoqga::platform::ShutdownMode;
@@ -28,6 +29,10 @@ impl Machine for Aarch64 {
 
     fn clock(&mut self) -> &mut Clock {
         &mut self.clock
+    }
+
+    fn sleep(&mut self, max_ns: Option<u64>) {
+        crate::gic::sleep(max_ns);
     }
 
     fn power(&mut self, mode: ShutdownMode) -> ! {

@@ -14,6 +14,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::io::{inb, outb};
 use nanoqga_board::WallClock;
 
+/// While the clock looks for the RTC's second edge (at most a second after
+/// boot), the main loop runs at least this often: the edge, and so the
+/// wall clock, is known to within it.
+const EDGE_WATCH_NS: u64 = 1_000_000;
+
 /// HPET registers (byte offsets).
 const HPET_CAP: u64 = 0x00;
 const HPET_CONF: u64 = 0x10;
@@ -226,18 +231,22 @@ impl Clock {
 }
 
 impl WallClock for Clock {
-    /// Watches for the RTC's next second edge until the clock is aligned.
-    /// Cheap (one CMOS read) and a no-op once aligned.
-    fn tick(&mut self) {
+    /// Watches for the RTC's next second edge until the clock is aligned
+    /// (asking to be called again within [`EDGE_WATCH_NS`], so a sleeping
+    /// board still catches the edge to within that). Cheap (one CMOS read)
+    /// and a no-op once aligned.
+    fn tick(&mut self) -> Option<u64> {
         if self.synced {
-            return;
+            return None;
         }
         let s = cmos(0x00);
         if s != self.last_rtc_sec && cmos(0x0A) & 0x80 == 0 {
             self.anchor_now(rtc_seconds());
             self.synced = true;
+            return None;
         }
         self.last_rtc_sec = s;
+        Some(EDGE_WATCH_NS)
     }
 
     /// Nanoseconds since the epoch.

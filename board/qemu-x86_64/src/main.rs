@@ -1,6 +1,11 @@
 //! nanoqga on QEMU x86_64: a bare-metal image booted with `-kernel` (PVH) on
-//! `-machine q35` or `-machine pc`, serving QGA on COM1 (the 16550 at 0x3F8,
-//! as `-device isa-serial,chardev=…` or Proxmox's `agent: type=isa` wire it).
+//! `-machine q35` or `-machine pc`, serving QGA on the virtio-serial port
+//! `org.qemu.guest_agent.0` when there is one, else on a serial port
+//! (COM1–COM4, as `-device isa-serial,chardev=…` or Proxmox's `agent:
+//! type=isa` wire it).
+//!
+//! When the agent has nothing to do the CPU halts until a device interrupt
+//! (the UARTs, the virtio console) or the agent's next deadline (the PIT).
 //!
 //! The UART carries nothing but QGA replies: no banner, no logs. What the
 //! agent sees is kept in a trace ring readable as `/var/log/nanoqga.log`.
@@ -10,11 +15,12 @@
 mod acpi;
 mod boot;
 mod clock;
+mod com;
 mod io;
+mod irq;
 mod pci;
 mod platform;
 mod power;
-mod uart;
 
 use nanoqga::{Agent, AgentConfig, Storage};
 use nanoqga_board::BoardPrograms;
@@ -33,6 +39,9 @@ static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::Pc
     BootCell::new();
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
+/// The framers of serial ports that do not (yet) carry the channel.
+static CANDIDATES: ConstStaticCell<[[u8; com::CANDIDATE]; 4]> =
+    ConstStaticCell::new([[0; com::CANDIDATE]; 4]);
 /// Memory the health check tests.
 static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
 
@@ -74,6 +83,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     mark("boot: acpi\n");
     let clock = clock::Clock::init(acpi.hpet.or(Some(0xFED0_0000)));
     mark("boot: clock\n");
+    irq::init();
     // SAFETY: the arena is static memory in the identity-mapped first 4 GiB,
     // used by nothing else.
     unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
@@ -84,8 +94,15 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     let Some(slot) = CONSOLE.init(None) else {
         power::halt()
     };
+    let transports = pci::console_transports();
+    for line in transports.iter().filter_map(|(_, line)| *line) {
+        irq::enable(line);
+    }
+    if transports.iter().any(|(_, line)| line.is_none()) {
+        let _ = core::fmt::Write::write_str(&mut notes, "virtio console without IRQ line; ");
+    }
     let virtio = find_port(
-        pci::console_transports(),
+        transports.into_iter().map(|(t, _)| t),
         clock::uptime_ns,
         &mut notes,
         slot,
@@ -110,18 +127,16 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
                 Found::Pending(v) => Some(v),
                 _ => None,
             };
-            let mut early = [0u8; 16];
-            match uart::Com1::probe(&mut early) {
-                Some((u, n)) => {
-                    // Bytes a client wrote while we booted.
-                    let room = agent.input_space();
-                    let n = n.min(room.len());
-                    room[..n].copy_from_slice(&early[..n]);
-                    agent.input_received(n);
-                    (Channel::Uart(u), pending)
+            let mut found: heapless::Vec<com::Com, 4> = heapless::Vec::new();
+            for (base, line) in com::PORTS {
+                if let Some(c) = com::Com::probe(base, line) {
+                    let _ = found.push(c);
                 }
+            }
+            match com::ComPorts::new(found, CANDIDATES.take()) {
+                Some(ports) => (Channel::Uart(ports), pending),
                 None => {
-                    let _ = core::fmt::Write::write_str(&mut notes, "no COM1; ");
+                    let _ = core::fmt::Write::write_str(&mut notes, "no serial port; ");
                     (Channel::Mute, pending)
                 }
             }
@@ -139,7 +154,19 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     if !notes.is_empty() {
         agent.platform().trace(format_args!("{notes}"));
     }
-    trace_channel(agent.platform(), &channel, "COM1 (16550)");
+    if let Channel::Uart(ports) = &channel {
+        let mut names = heapless::String::<64>::new();
+        for base in ports.bases() {
+            let _ = core::fmt::Write::write_fmt(&mut names, format_args!("{} ", com::name(base)));
+        }
+        let owner = ports
+            .owner()
+            .map_or("the first to receive a request", com::name);
+        agent
+            .platform()
+            .trace(format_args!("serial ports: {names}(channel: {owner})"));
+    }
+    trace_channel(agent.platform(), &channel, "16550");
     serve(&mut agent, channel, pending)
 }
 

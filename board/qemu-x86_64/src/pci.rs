@@ -5,8 +5,9 @@
 //! PCI-to-PCI bridges, so a device behind a `pcie-root-port` (bus 1 or
 //! later, modern-only) is found as well as one on the root bus
 //! (transitional). SeaBIOS has assigned the BARs; the scan turns on memory
-//! decoding and bus mastering, then hands the device to virtio-drivers'
-//! modern PCI transport.
+//! decoding and bus mastering (INTx stays enabled: the board sleeps until
+//! it fires), then hands the device to virtio-drivers' modern PCI
+//! transport.
 
 use heapless::Vec;
 use nanoqga_board::dma::Dma;
@@ -52,8 +53,10 @@ impl ConfigurationAccess for PortIoCam {
     }
 }
 
-/// Every virtio console device found, in bus order (at most 8).
-pub fn console_transports() -> Vec<PciTransport, 8> {
+/// Every virtio console device found, in bus order (at most 8), with the
+/// ISA IRQ its INTx line is routed to (the interrupt line register SeaBIOS
+/// set; `None` if it set none).
+pub fn console_transports() -> Vec<(PciTransport, Option<u8>), 8> {
     let mut root = PciRoot::new(PortIoCam);
     let mut found = Vec::new();
     let mut buses: Vec<u8, 32> = Vec::new();
@@ -84,8 +87,11 @@ pub fn console_transports() -> Vec<PciTransport, 8> {
                     df,
                     Command::IO_SPACE | Command::MEMORY_SPACE | Command::BUS_MASTER,
                 );
+                // Interrupt line: byte 0 of the dword at 0x3C.
+                let line = (PortIoCam.read_word(df, 0x3C) & 0xFF) as u8;
+                let line = (line < 16).then_some(line);
                 if let Ok(t) = PciTransport::new::<Dma, _>(&mut root, df) {
-                    let _ = found.push(t);
+                    let _ = found.push((t, line));
                 }
             }
         }

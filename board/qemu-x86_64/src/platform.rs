@@ -1,5 +1,5 @@
-//! What is x86_64-specific in the board hooks: the clock and QEMU's debug
-//! console. Everything else is `nanoqga_board::Board`.
+//! What is x86_64-specific in the board hooks: the clock, sleeping, and
+//! QEMU's debug console. Everything else is `nanoqga_board::Board`.
 
 use nanoqga::platform::ShutdownMode;
 use nanoqga_board::Machine;
@@ -55,6 +55,10 @@ impl Machine for X86 {
             ShutdownMode::Reboot => power::reboot(&self.acpi),
             ShutdownMode::Halt => power::halt(),
         }
+    }
+
+    fn sleep(&mut self, max_ns: Option<u64>) {
+        crate::irq::sleep(max_ns);
     }
 
     fn debug_line(&mut self, line: core::fmt::Arguments<'_>) {

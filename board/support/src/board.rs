@@ -50,6 +50,14 @@ pub trait Machine: 'static {
     fn clock(&mut self) -> &mut Self::Clock;
     /// Powers off, reboots or halts, for `guest-shutdown`.
     fn power(&mut self, mode: ShutdownMode) -> !;
+    /// Sleeps until an interrupt of an enabled device is pending, or at
+    /// most `max_ns` (`None`: no limit; `Some(0)`: returns at once). The
+    /// main loop calls it only when the agent and every device driver have
+    /// nothing left to do. A device event since the drivers last looked
+    /// must end the sleep at once (the check-then-sleep race is closed by
+    /// the machine: a level that is still asserted, or an edge latched
+    /// while the CPU was awake, wakes it).
+    fn sleep(&mut self, max_ns: Option<u64>);
 }
 
 /// A board's wall clock: an RTC read at boot, kept by a free-running
@@ -62,8 +70,11 @@ pub trait WallClock {
     /// Re-reads the wall clock from the hardware clock.
     fn resync(&mut self);
     /// Called on every main-loop round (e.g. to align the clock to the
-    /// hardware clock's next second edge). Must be cheap.
-    fn tick(&mut self) {}
+    /// hardware clock's next second edge). Must be cheap. Returns how soon
+    /// it wants to be called again (the loop wakes for it), or `None`.
+    fn tick(&mut self) -> Option<u64> {
+        None
+    }
 }
 
 /// The board: a machine plus the shared hooks.

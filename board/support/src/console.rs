@@ -1,5 +1,7 @@
-//! A polled, heap-free virtio console driver with MULTIPORT, serving the
-//! port named `org.qemu.guest_agent.0`.
+//! A heap-free virtio console driver with MULTIPORT, serving the port named
+//! `org.qemu.guest_agent.0`. It is polled from the board's main loop; used
+//! buffers raise the device's interrupt, which only wakes that loop
+//! ([`VirtioConsole::poll`] acknowledges it).
 //!
 //! virtio-drivers' own console is single-port and waits on the device to send;
 //! this one speaks the multiport control protocol (virtio spec, "Console
@@ -114,8 +116,8 @@ impl<const N: usize> Ring<N> {
     }
 
     fn with_queue(mut queue: VirtQueue<Dma, QUEUE>, index: u16, len: usize) -> Result<Self, Error> {
-        // Polled driver: ask the device not to interrupt.
-        queue.set_dev_notify(false);
+        // Used buffers interrupt: the board sleeps until one arrives.
+        queue.set_dev_notify(true);
         Ok(Ring {
             queue,
             index,
@@ -478,6 +480,10 @@ impl<T: Transport> VirtioConsole<T> {
     /// Handles control messages and completed data buffers. Cheap when
     /// nothing happened; never waits.
     pub fn poll(&mut self) {
+        // Acknowledge first: the device's interrupt line drops, and any
+        // buffer it uses after this raises it again, so a board that sleeps
+        // after this poll misses nothing.
+        let _ = self.transport.ack_interrupt();
         if self.multiport {
             self.poll_control();
         }

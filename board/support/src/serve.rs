@@ -15,14 +15,9 @@ use virtio_drivers::transport::Transport;
 use crate::board::{Board, Machine, WallClock};
 use crate::console::VirtioConsole;
 
-/// Spins between polls of an idle agent (a couple of microseconds). Every
-/// UART or clock poll is an I/O access that takes QEMU's big lock, which
-/// its main loop needs to move the host's bytes to us; memory-only
-/// spinning leaves it room.
-const IDLE_SPIN: u32 = 2000;
-
 /// Polls of a discovering console between two clock reads (clock reads are
-/// I/O accesses too, see [`IDLE_SPIN`]).
+/// I/O accesses, which take QEMU's big lock that its main loop needs to
+/// answer the console).
 const POLLS_PER_CLOCK_READ: u32 = 1024;
 
 /// How long boot waits for a virtio console's agent port.
@@ -30,6 +25,47 @@ const PORT_WAIT_NS: u64 = 50_000_000;
 /// A console that has stopped discovering is given this long before boot
 /// moves on (its control replies may still be in flight).
 const QUIET_WAIT_NS: u64 = 5_000_000;
+/// While a virtio console is still discovering its ports (the agent serves
+/// the UART meanwhile), it is looked at least this often even without an
+/// interrupt.
+const PENDING_POLL_NS: u64 = 10_000_000;
+
+/// A board's serial port (or set of ports): embedded-io, plus what a main
+/// loop that sleeps needs from it.
+pub trait SerialPort:
+    Read + ReadReady + Write + WriteReady + ErrorType<Error = core::convert::Infallible>
+{
+    /// Moves what the hardware has received into the driver's own buffer,
+    /// so the device can take more (QEMU refills a UART's FIFO only once
+    /// the guest has emptied it). Called on every main-loop round.
+    fn service(&mut self) {}
+    /// Arms the port's wake-ups before the board sleeps:
+    /// `output_waiting` is whether the agent has output the port did not
+    /// take (the port should interrupt once it has room). Returns how soon
+    /// the driver wants the loop to run again without an interrupt (`None`:
+    /// only on interrupts), for drivers that coalesce input.
+    fn prepare_sleep(&mut self, _output_waiting: bool) -> Option<u64> {
+        None
+    }
+    /// Whether the channel moved to another of the driver's ports since the
+    /// last call (the agent then starts over, as for a new client).
+    fn take_moved(&mut self) -> bool {
+        false
+    }
+    /// The name of the port carrying the channel, for the trace.
+    fn port_name(&self) -> &'static str {
+        "serial port"
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
 
 /// The QGA channel.
 pub enum Channel<U, T: Transport + 'static> {
@@ -120,6 +156,27 @@ where
     }
 }
 
+impl<U: SerialPort, T: Transport> Channel<U, T> {
+    /// Lets the device drivers catch up with their hardware (and the
+    /// virtio console acknowledge its interrupt).
+    pub fn service(&mut self) {
+        match self {
+            Channel::Uart(u) => u.service(),
+            Channel::Virtio(v) => v.poll(),
+            Channel::Mute => {}
+        }
+    }
+
+    /// Arms the wake-ups the channel needs before the board sleeps; the
+    /// driver's own deadline, if any.
+    fn prepare_sleep(&mut self, output_waiting: bool) -> Option<u64> {
+        match self {
+            Channel::Uart(u) => u.prepare_sleep(output_waiting),
+            _ => None,
+        }
+    }
+}
+
 /// What [`find_port`] found.
 pub enum Found<T: Transport + 'static> {
     /// A console whose agent port is known.
@@ -205,6 +262,12 @@ pub fn trace_channel<M: Machine, U, T: Transport + 'static>(
 
 /// Runs the agent for good over `channel`, switching to `pending` once its
 /// agent port shows up.
+///
+/// Each round lets the drivers catch up, polls the agent, and handles the
+/// virtio port's connection events, the clock and power requests. When the
+/// agent is idle the machine sleeps until an interrupt or the earliest
+/// deadline: the agent's ([`Agent::poll_delay`], a running program), the
+/// clock's, or the drivers'.
 pub fn serve<M, U, T>(
     agent: &mut Agent<'_, Board<M>>,
     mut channel: Channel<U, T>,
@@ -212,16 +275,19 @@ pub fn serve<M, U, T>(
 ) -> !
 where
     M: Machine,
-    U: Read + ReadReady + Write + WriteReady + ErrorType<Error = core::convert::Infallible>,
+    U: SerialPort,
     T: Transport,
 {
     loop {
-        let idle = matches!(agent.poll(&mut channel), Ok(Poll::Idle));
-        while let Some(e) = agent.take_event() {
-            agent.platform().trace_event(e);
-        }
-        if let Channel::Virtio(v) = &mut channel {
-            watch(agent, v);
+        channel.service();
+        if let Channel::Uart(u) = &mut channel
+            && u.take_moved()
+        {
+            let name = u.port_name();
+            agent
+                .platform()
+                .trace(format_args!("channel: moved to {name}"));
+            agent.reset_connection();
         }
         if let Some(v) = pending.as_mut() {
             v.poll();
@@ -236,7 +302,14 @@ where
                 agent.reset_connection();
             }
         }
-        agent.platform().machine.clock().tick();
+        let idle = matches!(agent.poll(&mut channel), Ok(Poll::Idle));
+        while let Some(e) = agent.take_event() {
+            agent.platform().trace_event(e);
+        }
+        if let Channel::Virtio(v) = &mut channel {
+            watch(agent, v);
+        }
+        let clock_wake = agent.platform().machine.clock().tick();
         if let Some(mode) = agent.platform().power.take() {
             agent
                 .platform()
@@ -246,9 +319,15 @@ where
             agent.platform().machine.power(mode);
         }
         if idle {
-            for _ in 0..IDLE_SPIN {
-                core::hint::spin_loop();
+            let mut wake = agent
+                .poll_delay()
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            wake = earliest(wake, clock_wake);
+            if pending.is_some() {
+                wake = earliest(wake, Some(PENDING_POLL_NS));
             }
+            wake = earliest(wake, channel.prepare_sleep(agent.has_output()));
+            agent.platform().machine.sleep(wake);
         }
     }
 }
