@@ -12,6 +12,7 @@
 //! | `/bin/true`, `/bin/false` | exit 0, exit 1 |
 //! | `/bin/uptime` | time since boot, `up D days, HH:MM:SS` |
 //! | [`HEALTH_CHECK_PATH`] | a march memory test over a region the board gives, run a slice per poll; prints a report and exits 0 on success, 1 on a fault |
+//! | [`SLEEP_PATH`] | waits the given time (`0.5`, `2`, `1m`, as coreutils' `sleep`) without holding the agent: it asks to be stepped again when its time is up, so a board that sleeps wakes for it |
 //!
 //! [`start_standard`] starts the first four; a board adds its own paths.
 
@@ -25,6 +26,9 @@ pub const HEALTH_CHECK_PATH: &str = "/usr/libexec/nanoqga/health-check";
 
 /// Path of the uptime program.
 pub const UPTIME_PATH: &str = "/bin/uptime";
+
+/// Path of the sleep program.
+pub const SLEEP_PATH: &str = "/bin/sleep";
 
 /// Starts `/bin/echo`, `/bin/cat` (input only), `/bin/true` or `/bin/false`;
 /// `None` for any other path.
@@ -314,5 +318,120 @@ impl MemTest {
         state[1] = next_pass;
         state[2] = errors.wrapping_add(found);
         ExecStatus::Running(Duration::ZERO)
+    }
+}
+
+/// `/bin/sleep DURATION`: exits 0 once the time has passed. The duration is
+/// a decimal number of seconds with an optional `s`, `m`, `h` or `d` suffix
+/// (coreutils' syntax, one operand); a bad or missing operand prints
+/// coreutils' message and exits 1.
+///
+/// It uses state word `[0]` (the deadline, in the board's uptime
+/// nanoseconds); word `[3]` is left to the board. Between steps it asks for
+/// the time remaining, which the agent passes on as its poll delay.
+pub struct Sleep;
+
+impl Sleep {
+    /// Starts a sleep at uptime `now_ns`.
+    pub fn start(
+        req: &ExecRequest<'_>,
+        now_ns: u64,
+        state: &mut ExecState,
+        io: &mut ExecIo<'_>,
+    ) -> ExecStatus {
+        let mut args = req.args.iter();
+        let Some(arg) = args.next() else {
+            io.stderr().write(b"sleep: missing operand\n");
+            return ExecStatus::Exited(1);
+        };
+        let Some(ns) = arg.as_str().and_then(parse_duration) else {
+            io.stderr().write(b"sleep: invalid time interval '");
+            write_bytes(io, &arg);
+            io.stderr().write(b"'\n");
+            return ExecStatus::Exited(1);
+        };
+        state[0] = now_ns.saturating_add(ns);
+        Self::resume(now_ns, state)
+    }
+
+    /// Checks the time at uptime `now_ns`.
+    pub fn resume(now_ns: u64, state: &ExecState) -> ExecStatus {
+        match state[0].checked_sub(now_ns) {
+            Some(left) if left > 0 => ExecStatus::Running(Duration::from_nanos(left)),
+            _ => ExecStatus::Exited(0),
+        }
+    }
+}
+
+fn write_bytes(io: &mut ExecIo<'_>, s: &Str<'_>) {
+    for b in s.bytes() {
+        io.stderr().write(&[b]);
+    }
+}
+
+/// `2`, `0.25`, `1.5m`: nanoseconds, or `None` (saturating for huge values).
+fn parse_duration(text: &str) -> Option<u64> {
+    let (number, unit) = match text.as_bytes().last()? {
+        b's' => (text.get(..text.len().wrapping_sub(1))?, 1u64),
+        b'm' => (text.get(..text.len().wrapping_sub(1))?, 60),
+        b'h' => (text.get(..text.len().wrapping_sub(1))?, 3600),
+        b'd' => (text.get(..text.len().wrapping_sub(1))?, 86_400),
+        _ => (text, 1),
+    };
+    let (int, frac) = match number.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (number, ""),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut ns: u64 = 0;
+    for b in int.bytes() {
+        ns = ns
+            .saturating_mul(10)
+            .saturating_add(u64::from(b.wrapping_sub(b'0')));
+    }
+    ns = ns.saturating_mul(1_000_000_000);
+    let mut scale: u64 = 100_000_000;
+    for b in frac.bytes() {
+        ns = ns.saturating_add(u64::from(b.wrapping_sub(b'0')).saturating_mul(scale));
+        scale /= 10;
+    }
+    Some(ns.saturating_mul(unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_durations_parse_as_coreutils() {
+        assert_eq!(parse_duration("2"), Some(2_000_000_000));
+        assert_eq!(parse_duration("0.25"), Some(250_000_000));
+        assert_eq!(parse_duration(".5"), Some(500_000_000));
+        assert_eq!(parse_duration("1.5m"), Some(90_000_000_000));
+        assert_eq!(parse_duration("1d"), Some(86_400_000_000_000));
+        assert_eq!(parse_duration("3s"), Some(3_000_000_000));
+        assert_eq!(parse_duration("0.0000000019"), Some(1));
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("."), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration("1x"), None);
+        assert_eq!(parse_duration("99999999999999999999"), Some(u64::MAX));
+    }
+
+    #[test]
+    fn sleep_runs_until_its_deadline_then_exits_0() {
+        let mut state = [0u64; 4];
+        state[0] = 1_000;
+        assert_eq!(
+            Sleep::resume(400, &state),
+            ExecStatus::Running(Duration::from_nanos(600))
+        );
+        assert_eq!(Sleep::resume(1_000, &state), ExecStatus::Exited(0));
+        assert_eq!(Sleep::resume(5_000, &state), ExecStatus::Exited(0));
     }
 }

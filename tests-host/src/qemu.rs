@@ -184,6 +184,13 @@ impl Vm {
         }
     }
 
+    /// The guest's trace mirror on the host (x86's debug console), if the
+    /// board has one.
+    pub fn debug_log(&self) -> Option<PathBuf> {
+        let p = self.dir.path().join("debug.log");
+        p.exists().then_some(p)
+    }
+
     /// Connects to the QGA channel (waiting up to 20 s for the socket).
     pub fn client(&self) -> Client {
         Client::connect(&self.qga, Duration::from_secs(20))

@@ -37,13 +37,28 @@ fn vm(extra_machine: &[&str], devices: &[impl AsRef<str>], qmp: bool) -> Option<
 }
 
 #[test]
-fn pl011_channel_serves_the_suite() {
+fn pl011_channel_serves_the_suite_and_sleeps_between_requests() {
     let Some(vm) = vm(&[], PL011_SERIAL, false) else {
         return;
     };
     let mut c = vm.client();
     suite::run(&mut c, "aarch64");
     suite::qapi_client(&c.stream);
+    scenarios::sleeping(&mut c, None);
+}
+
+/// `gic-version=3`: the GIC's distributor, redistributor and system
+/// register interface instead of GICv2's memory-mapped CPU interface.
+#[test]
+fn gic_v3_machine_serves_the_pl011_and_sleeps() {
+    let Some(vm) = vm(&["-machine", "gic-version=3"], PL011_SERIAL, false) else {
+        return;
+    };
+    let mut c = vm.client();
+    suite::run(&mut c, "aarch64");
+    scenarios::sleeping(&mut c, None);
+    let t = scenarios::read_trace(&mut c);
+    assert!(t.contains("V3 {"), "{t}");
 }
 
 /// Starts paused and runs libvirt's channel scenario.

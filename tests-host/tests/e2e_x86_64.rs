@@ -31,11 +31,63 @@ fn vm_qmp(machine: &str, extra: &[&str], qmp: bool) -> Option<Vm> {
 }
 
 #[test]
-fn isa_serial_on_q35_serves_the_suite() {
+fn isa_serial_on_q35_serves_the_suite_and_sleeps_between_requests() {
     let Some(vm) = vm("q35", &[]) else { return };
     let mut c = vm.client();
     suite::run(&mut c, "x86_64");
     suite::qapi_client(&c.stream);
+    scenarios::sleeping(&mut c, vm.debug_log().as_deref());
+}
+
+/// Proxmox's `agent: type=isa` on a VM that already has a serial port: the
+/// agent's 16550 is COM2, and COM1 carries a console where someone types.
+/// The agent serves COM2 once a request arrives there, and stays there.
+#[test]
+fn agent_on_com2_beside_a_console_on_com1_is_served() {
+    if !require_tool(
+        QEMU_X86_64,
+        "apt-get install -y --no-install-recommends qemu-system-x86",
+    ) {
+        return;
+    }
+    let image = build_board("qemu-x86_64", "x86_64-unknown-none");
+    let vm = Vm::start(&VmConfig {
+        qemu: QEMU_X86_64,
+        machine: &["-machine", "q35"],
+        image: &image,
+        devices: &[
+            "-chardev",
+            "socket,id=console0,path={QGA}.console,server=on,wait=off",
+            "-device",
+            "isa-serial,chardev=console0",
+            "-chardev",
+            "socket,id=qga0,path={QGA},server=on,wait=off",
+            "-device",
+            "isa-serial,chardev=qga0",
+        ],
+        qmp: false,
+    });
+    let console_path = format!("{}.console", vm.qga.display());
+    let mut console = nanoqga_tests_host::process::Client::connect(
+        std::path::Path::new(&console_path),
+        Duration::from_secs(20),
+    );
+    // Someone types on the console before and after the agent's client.
+    console.send(b"root\r\nls -l\r\n{not json\r\n");
+    let mut c = vm.client();
+    suite::run(&mut c, "x86_64");
+    console.send(b"\x1b[A\r\nexit\r\n");
+    assert_eq!(
+        c.call(r#"{"execute":"guest-ping"}"#)["return"],
+        serde_json::json!({})
+    );
+    let t = scenarios::read_trace(&mut c);
+    assert!(t.contains("serial ports: COM1 COM2"), "{t}");
+    assert!(t.contains("channel: moved to COM2"), "{t}");
+    assert!(!t.contains("channel: moved to COM1"), "{t}");
+    // Nothing the agent says goes to the console.
+    let stray = console.drain(Duration::from_millis(300));
+    assert!(stray.is_empty(), "{:?}", String::from_utf8_lossy(&stray));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //!
 //! Built-ins (always): `/bin/echo`, `/bin/cat` (input-data, or files under
 //! `--file-root`), `/bin/true`, `/bin/false`, `/bin/uptime`, and
-//! `/usr/libexec/nanoqga/health-check` (a memory test over a 1 MiB buffer).
+//! `/usr/libexec/nanoqga/health-check` (a memory test over a 1 MiB buffer),
+//! and `/bin/sleep` (stepped on its deadline, not holding the agent).
 //! With `--allow-exec`, any other path (or a bare name, looked up in PATH as
 //! qemu-ga does) runs as a real process with piped, non-blocking stdio; its
 //! output is collected on each poll and the status is reported once both
@@ -18,13 +19,15 @@ use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 
 use nanoqga::error::{Errno, HookError};
 use nanoqga::platform::{CaptureMode, ExecIo, ExecRequest, ExecState, ExecStatus, Programs};
-use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, UPTIME_PATH};
+use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, SLEEP_PATH, Sleep, UPTIME_PATH};
 
 use crate::files::RootedFiles;
 
 /// Tags in state word 3.
 const TAG_HEALTH: u64 = 1;
 const TAG_PROCESS: u64 = 2;
+/// State word 3 of the built-in sleep.
+const TAG_SLEEP: u64 = 3;
 
 /// Bytes the health check tests.
 const HEALTH_REGION: usize = 1 << 20;
@@ -240,6 +243,10 @@ impl Programs for HostPrograms {
                 return Ok(MemTest::start(&self.region, state, io));
             }
             UPTIME_PATH => return Ok(programs::uptime(io, boot_ns())),
+            SLEEP_PATH if !self.allow_exec => {
+                state[3] = TAG_SLEEP;
+                return Ok(Sleep::start(req, boot_ns(), state, io));
+            }
             "/bin/cat" if !self.allow_exec => {
                 return Ok(programs::cat(
                     req,
@@ -260,6 +267,7 @@ impl Programs for HostPrograms {
     fn resume(&mut self, state: &mut ExecState, io: &mut ExecIo<'_>) -> ExecStatus {
         match state[3] {
             TAG_HEALTH => MemTest::resume(&mut self.region, state, io),
+            TAG_SLEEP => Sleep::resume(boot_ns(), state),
             TAG_PROCESS => self.step_process(state[0] as usize, io),
             _ => ExecStatus::Exited(0),
         }

@@ -1,14 +1,20 @@
 //! The bare-metal boards' `guest-exec` programs.
 //!
 //! The standard ones from [`nanoqga::programs`] (`/bin/echo`, `/bin/cat` of
-//! `input-data`, `/bin/true`, `/bin/false`), `/bin/uptime` from the board's
-//! boot clock, the health check, a march test over a memory region the
-//! board sets aside, run a slice per poll, and [`STATS_PATH`], which prints
-//! the board's resource figures (stack high-water mark, DMA arena use).
+//! `input-data`, `/bin/true`, `/bin/false`), `/bin/uptime` and `/bin/sleep`
+//! on the board's boot clock, the health check, a march test over a memory
+//! region the board sets aside, run a slice per poll, and [`STATS_PATH`],
+//! which prints the board's resource figures (stack high-water mark, DMA
+//! arena use). Programs that run across polls tag their state in word 3.
 
 use nanoqga::error::{Errno, HookError};
 use nanoqga::platform::{ExecIo, ExecRequest, ExecState, ExecStatus, Programs};
-use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, UPTIME_PATH};
+use nanoqga::programs::{self, HEALTH_CHECK_PATH, MemTest, SLEEP_PATH, Sleep, UPTIME_PATH};
+
+/// State word 3 of a running health check.
+const TAG_HEALTH: u64 = 1;
+/// State word 3 of a running sleep.
+const TAG_SLEEP: u64 = 2;
 
 /// Prints the board's resource figures, one `name: value` per line.
 pub const STATS_PATH: &str = "/usr/libexec/nanoqga/stats";
@@ -35,7 +41,14 @@ impl Programs for BoardPrograms<'_> {
         }
         match req.path {
             UPTIME_PATH => Ok(programs::uptime(io, (self.uptime_ns)())),
-            HEALTH_CHECK_PATH => Ok(MemTest::start(self.region, state, io)),
+            HEALTH_CHECK_PATH => {
+                state[3] = TAG_HEALTH;
+                Ok(MemTest::start(self.region, state, io))
+            }
+            SLEEP_PATH => {
+                state[3] = TAG_SLEEP;
+                Ok(Sleep::start(req, (self.uptime_ns)(), state, io))
+            }
             STATS_PATH => {
                 use core::fmt::Write as _;
                 let (used, size) = (self.stack)();
@@ -51,7 +64,9 @@ impl Programs for BoardPrograms<'_> {
     }
 
     fn resume(&mut self, state: &mut ExecState, io: &mut ExecIo<'_>) -> ExecStatus {
-        // Only the health check runs across polls.
-        MemTest::resume(self.region, state, io)
+        match state[3] {
+            TAG_SLEEP => Sleep::resume((self.uptime_ns)(), state),
+            _ => MemTest::resume(self.region, state, io),
+        }
     }
 }
