@@ -1,0 +1,227 @@
+//! Idle cost and wire rates of the bare-metal boards, per wiring.
+//!
+//! For each board and wiring (COM1, COM2, virtio-pci on x86_64 q35; PL011
+//! and virtio-mmio on aarch64 virt), one boot measures:
+//!
+//! * boot to first answer (QEMU started to the first `guest-sync-delimited`
+//!   reply);
+//! * QEMU's CPU share of one core (user + system time from
+//!   `/proc/PID/stat`) over 5 s of idle with the host client connected
+//!   after one answered sync, and over 5 s with no client;
+//! * 50 sequential pings right after the idle period: p50 and p99;
+//! * inbound: one 256 KiB request (answered with the size-limit error once
+//!   its last byte is in); a 16 KiB file written in 2 KiB pieces and read
+//!   back in 4 KiB pieces (file bytes per second, as qemu-boards.md §5
+//!   counts them; a read's reply is 1.37 times as many bytes on the wire),
+//!   every byte checked.
+//!
+//! Figures are printed as a table with the Linux + qemu-ga 7.2 reference
+//! measured on this machine's kind (`../shared/design/qemu-boards.md` §5).
+//! Nothing here is asserted: this is a measurement, not a test.
+//!
+//! ```sh
+//! cargo run --release -p nanoqga-tests-host --bin wake
+//! ```
+
+use std::time::{Duration, Instant};
+
+use nanoqga_tests_host::qemu::{
+    AARCH64_VIRT, PL011_SERIAL, QEMU_AARCH64, QEMU_X86_64, Vm, VmConfig, build_board,
+};
+use nanoqga_tests_host::{b64decode, b64encode};
+
+/// QEMU's user + system CPU time in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz.max(1.0)
+}
+
+/// Percent of one core QEMU used over `span`.
+fn idle_share(pid: u32, span: Duration) -> f64 {
+    let c0 = cpu_seconds(pid);
+    std::thread::sleep(span);
+    (cpu_seconds(pid) - c0) / span.as_secs_f64() * 100.0
+}
+
+struct Row {
+    name: &'static str,
+    boot_ms: f64,
+    idle_connected: f64,
+    idle_no_client: f64,
+    ping_p50_ms: f64,
+    ping_p99_ms: f64,
+    inbound_kbs: f64,
+    outbound_kbs: f64,
+    write_kbs: f64,
+}
+
+fn measure(name: &'static str, cfg: &VmConfig<'_>) -> Row {
+    let vm = Vm::start(cfg);
+    let pid = vm.child.id();
+    let mut c = vm.client();
+    c.resync(0xB007);
+    let boot_ms = vm.started.elapsed().as_secs_f64() * 1000.0;
+    // Let boot-time work (the clock's second edge) settle.
+    std::thread::sleep(Duration::from_millis(1500));
+    let idle_connected = idle_share(pid, Duration::from_secs(5));
+    let mut lat = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let r = c.call(r#"{"execute":"guest-ping"}"#);
+        assert_eq!(r["return"], serde_json::json!({}), "{r}");
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    // Inbound: one 256 KiB request; the answer comes once it is all in.
+    let mut big = br#"{"execute":"guest-ping","arguments":{"pad":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'A', 256 * 1024));
+    big.extend_from_slice(b"\"}}\n");
+    let t = Instant::now();
+    c.send(&big);
+    let r = c.reply();
+    let inbound_kbs = big.len() as f64 / t.elapsed().as_secs_f64() / 1000.0;
+    assert!(r["error"]["desc"].is_string(), "{r}");
+    // A 16 KiB file: written in 2 KiB pieces, read in 4 KiB pieces.
+    let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/wire","mode":"w+"}}"#)
+        ["return"]
+        .as_i64()
+        .expect("handle");
+    let data: Vec<u8> = (0..16384u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let t = Instant::now();
+    for part in data.chunks(2048) {
+        let r = c.call(&format!(
+            r#"{{"execute":"guest-file-write","arguments":{{"handle":{h},"buf-b64":"{}"}}}}"#,
+            b64encode(part)
+        ));
+        assert_eq!(r["return"]["count"], part.len(), "{r}");
+    }
+    let write_kbs = data.len() as f64 / t.elapsed().as_secs_f64() / 1000.0;
+    c.call(&format!(
+        r#"{{"execute":"guest-file-seek","arguments":{{"handle":{h},"offset":0,"whence":"set"}}}}"#
+    ));
+    let mut back = Vec::new();
+    let t = Instant::now();
+    for _ in 0..4 {
+        let v = c.call(&format!(
+            r#"{{"execute":"guest-file-read","arguments":{{"handle":{h},"count":4096}}}}"#
+        ));
+        back.extend(b64decode(v["return"]["buf-b64"].as_str().expect("buf-b64")));
+    }
+    let outbound_kbs = back.len() as f64 / t.elapsed().as_secs_f64() / 1000.0;
+    assert_eq!(back, data);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(500));
+    let idle_no_client = idle_share(pid, Duration::from_secs(5));
+    Row {
+        name,
+        boot_ms,
+        idle_connected,
+        idle_no_client,
+        ping_p50_ms: lat[lat.len() / 2],
+        ping_p99_ms: lat[lat.len() * 99 / 100],
+        inbound_kbs,
+        outbound_kbs,
+        write_kbs,
+    }
+}
+
+fn main() {
+    let x86 = build_board("qemu-x86_64", "x86_64-unknown-none");
+    let a64 = build_board("qemu-aarch64-virt", "aarch64-unknown-none");
+    let q35: &[&str] = &["-machine", "q35"];
+    let virtio_port = [
+        "-chardev",
+        "socket,id=qga0,path={QGA},server=on,wait=off",
+        "-device",
+        "virtserialport,bus=vs0.0,nr=1,chardev=qga0,name=org.qemu.guest_agent.0",
+    ];
+    let mut pci = vec!["-device", "virtio-serial-pci,id=vs0"];
+    pci.extend_from_slice(&virtio_port);
+    let mut mmio = vec!["-device", "virtio-serial-device,id=vs0"];
+    mmio.extend_from_slice(&virtio_port);
+    let com1: &[&str] = &[
+        "-chardev",
+        "socket,id=qga0,path={QGA},server=on,wait=off",
+        "-device",
+        "isa-serial,chardev=qga0",
+    ];
+    let com2: &[&str] = &[
+        "-chardev",
+        "null,id=console0",
+        "-device",
+        "isa-serial,chardev=console0",
+        "-chardev",
+        "socket,id=qga0,path={QGA},server=on,wait=off",
+        "-device",
+        "isa-serial,chardev=qga0",
+    ];
+    let x86_cfg = |devices| VmConfig {
+        qemu: QEMU_X86_64,
+        machine: q35,
+        image: &x86,
+        devices,
+        qmp: false,
+    };
+    let a64_cfg = |devices| VmConfig {
+        qemu: QEMU_AARCH64,
+        machine: AARCH64_VIRT,
+        image: &a64,
+        devices,
+        qmp: false,
+    };
+    let rows = [
+        measure("x86_64 q35, COM1", &x86_cfg(com1)),
+        measure("x86_64 q35, COM2 (COM1 a console)", &x86_cfg(com2)),
+        measure("x86_64 q35, virtio-serial-pci", &x86_cfg(&pci)),
+        measure("aarch64 virt, PL011", &a64_cfg(PL011_SERIAL)),
+        measure("aarch64 virt, virtio-mmio", &a64_cfg(&mmio)),
+    ];
+    println!("# Idle cost and wire rates (QEMU 7.2 TCG, one boot per wiring)\n");
+    println!(
+        "| guest | boot to first answer | idle, host connected | idle, no host client | ping p50 / p99 after idle | inbound, one 256 KiB request | 4 KiB file reads | 2 KiB file writes |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| nanoqga {} | {:.0} ms | {:.1}% | {:.1}% | {:.2} / {:.2} ms | {:.0} KB/s | {:.0} KB/s | {:.0} KB/s |",
+            r.name,
+            r.boot_ms,
+            r.idle_connected,
+            r.idle_no_client,
+            r.ping_p50_ms,
+            r.ping_p99_ms,
+            r.inbound_kbs,
+            r.outbound_kbs,
+            r.write_kbs
+        );
+    }
+    println!(
+        "| Linux 6.1 + qemu-ga 7.2, ttyS0 (reference, qemu-boards.md §5) | | 0.3% | 2.3% | 2.4 ms (p50) | 141 KB/s | 214 KB/s | 85 KB/s |"
+    );
+    println!(
+        "| Linux 6.1 + qemu-ga 7.2, virtio-serial (reference) | | 0.3% | 2.3% | 2.4 ms (p50) | | 857 KB/s | 567 KB/s |"
+    );
+    println!();
+    let goal = |ok: bool| if ok { "met" } else { "NOT met" };
+    for r in &rows {
+        println!(
+            "* {}: idle <= 1% ({}), ping p50 <= 1.5 ms ({})",
+            r.name,
+            goal(r.idle_connected <= 1.0 && r.idle_no_client <= 1.0),
+            goal(r.ping_p50_ms <= 1.5)
+        );
+    }
+    println!(
+        "* COM1 inbound >= 100 KB/s: {} ({:.0} KB/s)",
+        goal(rows[0].inbound_kbs >= 100.0),
+        rows[0].inbound_kbs
+    );
+}
