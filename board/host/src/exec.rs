@@ -1,12 +1,13 @@
 //! `guest-exec` on the host: the shared built-in programs, and real
 //! processes only with `--allow-exec`.
 //!
-//! Built-ins (always): `/bin/echo`, `/bin/cat` (input-data, or files under
-//! `--file-root`), `/bin/true`, `/bin/false`, `/bin/uptime`, and
-//! `/usr/libexec/nanoqga/health-check` (a memory test over a 1 MiB buffer),
-//! and `/bin/sleep` (stepped on its deadline, not holding the agent).
-//! With `--allow-exec`, any other path (or a bare name, looked up in PATH as
-//! qemu-ga does) runs as a real process with piped, non-blocking stdio; its
+//! Without `--allow-exec`, the built-ins: `/bin/echo`, `/bin/cat`
+//! (input-data, or files under `--file-root`), `/bin/true`, `/bin/false`,
+//! `/bin/uptime`, `/bin/sleep` (stepped on its deadline, not holding the
+//! agent) and `/usr/libexec/nanoqga/health-check` (a memory test over a
+//! 1 MiB buffer). With `--allow-exec`, every path but the health check (or a
+//! bare name, looked up in PATH as qemu-ga does) runs as a real process with
+//! piped, non-blocking stdio; its
 //! output is collected on each poll and the status is reported once both
 //! pipes are closed and the process has exited. `env`, when given, is the
 //! whole environment, as in qemu-ga.
@@ -54,6 +55,9 @@ pub struct HostPrograms {
 }
 
 impl HostPrograms {
+    /// The programs: real processes when `allow_exec` (the built-ins then
+    /// only where no real program has the path: the health check), else
+    /// the built-ins; `/bin/cat` of files reads under `root`.
     pub fn new(allow_exec: bool, root: Option<PathBuf>) -> Self {
         HostPrograms {
             allow_exec,
@@ -242,7 +246,7 @@ impl Programs for HostPrograms {
                 state[3] = TAG_HEALTH;
                 return Ok(MemTest::start(&self.region, state, io));
             }
-            UPTIME_PATH => return Ok(programs::uptime(io, boot_ns())),
+            UPTIME_PATH if !self.allow_exec => return Ok(programs::uptime(io, boot_ns())),
             SLEEP_PATH if !self.allow_exec => {
                 state[3] = TAG_SLEEP;
                 return Ok(Sleep::start(req, boot_ns(), state, io));

@@ -1,4 +1,5 @@
-//! `guest-file-*` on the host, confined to `--file-root`.
+//! `guest-file-*` on the host, confined to `--file-root` (or, for a guest
+//! agent, unconfined: [`RootedFiles::unconfined`]).
 //!
 //! A guest path `/a/b` means `ROOT/a/b` and a relative path `a/b` resolves
 //! against `ROOT` too. Paths are opened with `openat2(RESOLVE_BENEATH |
@@ -35,6 +36,8 @@ const RESOLVE_BENEATH: u64 = 0x08;
 pub struct RootedFiles {
     root: PathBuf,
     dir: OwnedFd,
+    /// Paths stay beneath the root (else they are the machine's own).
+    confined: bool,
     open: Vec<Option<File>>,
 }
 
@@ -45,8 +48,17 @@ impl RootedFiles {
         Ok(RootedFiles {
             root: root.to_path_buf(),
             dir: dir.into(),
+            confined: true,
             open: (0..MAX_OPEN).map(|_| None).collect(),
         })
+    }
+
+    /// The machine's own files, as qemu-ga opens them: absolute paths as
+    /// they are, relative ones from `/` (a guest agent's working directory).
+    pub fn unconfined() -> std::io::Result<Self> {
+        let mut f = RootedFiles::new(Path::new("/"))?;
+        f.confined = false;
+        Ok(f)
     }
 
     /// The root directory.
@@ -58,7 +70,11 @@ impl RootedFiles {
         let how = OpenHow {
             flags: (flags | libc::O_CLOEXEC) as u64,
             mode: if flags & libc::O_CREAT != 0 { 0o666 } else { 0 },
-            resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+            resolve: if self.confined {
+                RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
+            } else {
+                0
+            },
         };
         // SAFETY: the arguments are a valid directory fd, a NUL-terminated
         // path, a properly laid out `open_how` and its size.
@@ -95,8 +111,12 @@ impl FileStore for RootedFiles {
             .iter()
             .position(Option::is_none)
             .ok_or(HookError::Errno(Errno::EMFILE))?;
-        // The guest's "/" is the root: drop leading slashes.
-        let rel = path.trim_start_matches('/');
+        // Confined, the guest's "/" is the root: drop leading slashes.
+        let rel = if self.confined {
+            path.trim_start_matches('/')
+        } else {
+            path
+        };
         let rel = if rel.is_empty() { "." } else { rel };
         let mut buf = [0u8; 4097];
         if rel.len() >= buf.len() {

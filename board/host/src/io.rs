@@ -1,15 +1,27 @@
-//! Channels: a unix socket client, stdio, or a character device.
+//! Channels: a unix socket client, stdio, or a character device (a serial
+//! tty, or a virtio-serial port).
 //!
-//! Input does not go through `embedded_io::Read`: when the agent is idle the
-//! serve loop reads straight into the agent's request buffer
-//! ([`Conn::receive`]), blocking when nothing else needs doing. A request
-//! then costs one read and one write, like a plain echo server. Output goes
-//! through `embedded_io::Write` without blocking (`MSG_DONTWAIT` on sockets);
-//! a full socket is reported as a would-block error and the loop waits for
-//! room.
+//! Contract:
+//! * Input does not go through `embedded_io::Read`: when the agent is idle
+//!   the serve loop reads straight into the agent's request buffer
+//!   ([`Conn::receive`]), blocking when nothing else needs doing. A request
+//!   then costs one read and one write, like a plain echo server.
+//! * Output goes through `embedded_io::Write` without blocking
+//!   (`MSG_DONTWAIT` on sockets, `O_NONBLOCK` on devices); a full channel is
+//!   reported as a would-block error and the loop waits for room. Nothing is
+//!   dropped: what a write did not take stays in the agent's reply buffer.
+//! * A tty is put in raw mode (no echo, no line discipline) before anything
+//!   is read, then the input that arrived before is flushed: a kernel that
+//!   echoed it in canonical mode must not see it answered.
+//! * A virtio-serial port with no host side polls `POLLHUP` and reads 0 at
+//!   once. Instead of polling in a loop, the port is set for `SIGIO`
+//!   (`O_ASYNC`), which the kernel's `virtio_console` raises when the host
+//!   opens or closes its side, and the channel sleeps on a `signalfd` for
+//!   it. The host leaving is reported once ([`Received::Hangup`]), so the
+//!   agent starts over with a clean parser for the next host.
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -17,7 +29,9 @@ use std::path::Path;
 /// again later".
 #[derive(Debug, Clone, Copy)]
 pub struct IoError {
+    /// What went wrong.
     pub kind: embedded_io::ErrorKind,
+    /// Whether it only means "not now" (EAGAIN, EINTR).
     pub would_block: bool,
 }
 
@@ -51,10 +65,20 @@ fn io_error(err: i32) -> IoError {
     IoError { kind, would_block }
 }
 
+/// A virtio-serial port and what tells when its host side changes.
+struct Port {
+    file: File,
+    /// `SIGIO`, as a descriptor.
+    signals: OwnedFd,
+    /// Whether a host was connected when last seen.
+    connected: bool,
+}
+
 enum Kind {
     Socket(UnixStream),
     Stdio,
     Device(File),
+    Port(Port),
 }
 
 /// One channel.
@@ -63,21 +87,41 @@ pub struct Conn {
 }
 
 /// What [`Conn::receive`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Received {
+    /// Bytes read into the buffer.
     Bytes(usize),
+    /// Nothing within the timeout (or a signal).
     Nothing,
+    /// The client closed the channel (sockets, stdio).
     Eof,
+    /// The host side of a virtio port went away; the next host is waited
+    /// for on the next calls.
+    Hangup,
+    /// The channel failed (the device went away).
     Error,
 }
 
-/// Opens a character device read-write and, if it is a terminal, puts it in
-/// raw mode (no echo, no line discipline), as qemu-ga does for isa-serial.
+/// What waiting on a channel found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// The event asked for.
+    Yes,
+    /// Nothing within the timeout.
+    No,
+    /// The host side of a virtio port went away.
+    Hangup,
+}
+
+/// Opens a character device read-write, non-blocking. A terminal is put in
+/// raw mode (no echo, no line discipline, as qemu-ga does for isa-serial)
+/// and its earlier input flushed; see the module documentation.
 pub fn open_device(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NOCTTY)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)?;
     let fd = file.as_raw_fd();
     // SAFETY: `fd` is an open descriptor owned by `file`; `tio` is a plain C
@@ -87,28 +131,147 @@ pub fn open_device(path: &Path) -> std::io::Result<File> {
             let mut tio: libc::termios = std::mem::zeroed();
             if libc::tcgetattr(fd, &mut tio) == 0 {
                 libc::cfmakeraw(&mut tio);
+                tio.c_cc[libc::VMIN] = 1;
+                tio.c_cc[libc::VTIME] = 0;
                 libc::tcsetattr(fd, libc::TCSANOW, &tio);
             }
+            // What a client sent while the tty still echoed.
+            libc::tcflush(fd, libc::TCIFLUSH);
         }
     }
     Ok(file)
 }
 
+/// Whether `file` is a virtio-serial port (its character device's sysfs
+/// class is `virtio-ports`).
+fn is_virtio_port(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    std::fs::read_link(format!("/sys/dev/char/{major}:{minor}/subsystem"))
+        .is_ok_and(|p| p.ends_with("virtio-ports"))
+}
+
+/// Sets `file` to raise `SIGIO` (blocked, read through a signalfd) on the
+/// port's state changes.
+fn port_signals(file: &File) -> Option<OwnedFd> {
+    let fd = file.as_raw_fd();
+    // SAFETY: plain syscalls on a valid descriptor; `set` is initialised by
+    // sigemptyset before use. SIGIO is blocked for the process so that it
+    // only ever shows on the signalfd (children get an empty mask from
+    // std's spawn).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGIO);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return None;
+        }
+        let sfd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+        if sfd < 0 {
+            return None;
+        }
+        let signals = OwnedFd::from_raw_fd(sfd);
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0
+            || libc::fcntl(fd, libc::F_SETOWN, libc::getpid()) != 0
+            || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_ASYNC) != 0
+        {
+            return None;
+        }
+        Some(signals)
+    }
+}
+
+/// Polls `fds` for up to `timeout_ms` (-1: forever); the revents.
+fn poll_fds<const N: usize>(fds: [(RawFd, libc::c_short); N], timeout_ms: i32) -> [libc::c_short; N] {
+    let mut p = fds.map(|(fd, events)| libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    });
+    // SAFETY: `p` is an array of N valid pollfds.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), N as libc::nfds_t, timeout_ms) };
+    if r > 0 { p.map(|x| x.revents) } else { [0; N] }
+}
+
+impl Port {
+    /// Drops the pending `SIGIO`s.
+    fn drain_signals(&self) {
+        let mut info = [0u8; 128];
+        // SAFETY: reading whole signalfd_siginfo records into a buffer of
+        // their size; the descriptor is non-blocking.
+        while unsafe { libc::read(self.signals.as_raw_fd(), info.as_mut_ptr().cast(), 128) } > 0 {}
+    }
+
+    /// Waits for `events`, or for the host side to change while it is
+    /// away. Reports the host leaving once.
+    fn wait(&mut self, events: libc::c_short, timeout_ms: i32) -> Ready {
+        let fd = self.file.as_raw_fd();
+        if !self.connected {
+            // Is a host there now? (A signal queued since then wakes us.)
+            self.drain_signals();
+            let [rev] = poll_fds([(fd, events)], 0);
+            if rev & libc::POLLHUP != 0 && rev & libc::POLLIN == 0 {
+                let _ = poll_fds([(self.signals.as_raw_fd(), libc::POLLIN)], timeout_ms);
+                return Ready::No;
+            }
+            self.connected = true;
+        }
+        let [rev, _] = poll_fds(
+            [(fd, events), (self.signals.as_raw_fd(), libc::POLLIN)],
+            timeout_ms,
+        );
+        if rev & events != 0 {
+            return Ready::Yes;
+        }
+        if rev & libc::POLLHUP != 0 {
+            self.connected = false;
+            return Ready::Hangup;
+        }
+        self.drain_signals();
+        Ready::No
+    }
+}
+
 impl Conn {
+    /// A unix socket client.
     pub fn socket(s: UnixStream) -> Self {
         Conn {
             kind: Kind::Socket(s),
         }
     }
 
+    /// Standard input and output.
     pub fn stdio() -> Self {
         Conn { kind: Kind::Stdio }
     }
 
+    /// A character device opened with [`open_device`]: a virtio port is
+    /// watched for its host side (see the module documentation).
     pub fn device(f: File) -> Self {
+        if is_virtio_port(&f)
+            && let Some(signals) = port_signals(&f)
+        {
+            return Conn {
+                kind: Kind::Port(Port {
+                    file: f,
+                    signals,
+                    connected: true,
+                }),
+            };
+        }
         Conn {
             kind: Kind::Device(f),
         }
+    }
+
+    /// Whether this is a virtio port (its host side can come and go).
+    pub fn is_port(&self) -> bool {
+        matches!(self.kind, Kind::Port(_))
     }
 
     fn read_fd(&self) -> RawFd {
@@ -116,6 +279,7 @@ impl Conn {
             Kind::Socket(s) => s.as_raw_fd(),
             Kind::Stdio => 0,
             Kind::Device(f) => f.as_raw_fd(),
+            Kind::Port(p) => p.file.as_raw_fd(),
         }
     }
 
@@ -124,24 +288,22 @@ impl Conn {
             Kind::Socket(s) => s.as_raw_fd(),
             Kind::Stdio => 1,
             Kind::Device(f) => f.as_raw_fd(),
+            Kind::Port(p) => p.file.as_raw_fd(),
         }
     }
 
-    /// Waits up to `timeout_ms` (-1: forever) for `events` on `fd`.
-    fn wait(fd: RawFd, events: libc::c_short, timeout_ms: i32) -> libc::c_short {
-        let mut pfd = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, count 1.
-        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-        if r > 0 { pfd.revents } else { 0 }
+    /// Waits up to `timeout_ms` (-1: forever) for `events`.
+    fn wait(&mut self, fd: RawFd, events: libc::c_short, timeout_ms: i32) -> Ready {
+        if let Kind::Port(p) = &mut self.kind {
+            return p.wait(events, timeout_ms);
+        }
+        let [rev] = poll_fds([(fd, events)], timeout_ms);
+        if rev != 0 { Ready::Yes } else { Ready::No }
     }
 
     /// Waits until the channel can take output (or `timeout_ms` passes).
-    pub fn wait_writable(&self, timeout_ms: i32) {
-        Self::wait(self.write_fd(), libc::POLLOUT, timeout_ms);
+    pub fn wait_writable(&mut self, timeout_ms: i32) -> Ready {
+        self.wait(self.write_fd(), libc::POLLOUT, timeout_ms)
     }
 
     /// Reads into `buf`. With `timeout_ms < 0` it blocks until input arrives;
@@ -149,25 +311,19 @@ impl Conn {
     pub fn receive(&mut self, buf: &mut [u8], timeout_ms: i32) -> Received {
         if buf.is_empty() {
             // The request buffer is full until a reply goes out.
-            Self::wait(
-                self.write_fd(),
-                libc::POLLOUT,
-                if timeout_ms < 0 { 100 } else { timeout_ms },
-            );
-            return Received::Nothing;
+            let t = if timeout_ms < 0 { 100 } else { timeout_ms };
+            return match self.wait_writable(t) {
+                Ready::Hangup => Received::Hangup,
+                _ => Received::Nothing,
+            };
         }
         let fd = self.read_fd();
-        if timeout_ms >= 0 || matches!(self.kind, Kind::Device(_)) {
-            let t = if timeout_ms < 0 { -1 } else { timeout_ms };
-            let rev = Self::wait(fd, libc::POLLIN, t);
-            if rev == 0 {
-                return Received::Nothing;
-            }
-            if rev & libc::POLLIN == 0 && matches!(self.kind, Kind::Device(_)) {
-                // A virtio port with no host side reports POLLHUP in a loop:
-                // back off instead of spinning (qemu-ga sleeps 100 ms too).
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                return Received::Nothing;
+        let blocking_fd = matches!(self.kind, Kind::Socket(_) | Kind::Stdio);
+        if timeout_ms >= 0 || !blocking_fd {
+            match self.wait(fd, libc::POLLIN, timeout_ms) {
+                Ready::Yes => {}
+                Ready::No => return Received::Nothing,
+                Ready::Hangup => return Received::Hangup,
             }
         }
         // SAFETY: `buf` is valid for `buf.len()` bytes of writes.
@@ -176,11 +332,14 @@ impl Conn {
             return Received::Bytes(n as usize);
         }
         if n == 0 {
-            return match self.kind {
-                Kind::Device(_) => {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                    Received::Nothing
+            return match &mut self.kind {
+                // The host side went away between the poll and the read.
+                Kind::Port(p) => {
+                    p.connected = false;
+                    Received::Hangup
                 }
+                // A tty does not end.
+                Kind::Device(_) => Received::Nothing,
                 _ => Received::Eof,
             };
         }
@@ -204,7 +363,7 @@ impl embedded_io::Read for Conn {
         match self.receive(buf, 0) {
             Received::Bytes(n) => Ok(n),
             Received::Eof => Ok(0),
-            Received::Nothing => Err(io_error(libc::EAGAIN)),
+            Received::Nothing | Received::Hangup => Err(io_error(libc::EAGAIN)),
             Received::Error => Err(io_error(errno())),
         }
     }

@@ -26,13 +26,13 @@ macro_rules! log {
     }};
 }
 
-mod exec;
-mod files;
-mod io;
-mod platform;
-mod procfs;
-mod sys;
-mod sysinfo;
+pub mod exec;
+pub mod files;
+pub mod io;
+pub mod platform;
+pub mod procfs;
+pub mod sys;
+pub mod sysinfo;
 
 use std::ffi::OsString;
 use std::os::unix::net::UnixListener;
@@ -243,7 +243,9 @@ extern "C" fn on_sigterm(_: libc::c_int) {
     TERMINATE.store(true, Ordering::SeqCst);
 }
 
-fn install_signals() {
+/// Sets SIGTERM and SIGINT to end the serve loop (status 0), and ignores
+/// SIGPIPE.
+pub fn install_signals() {
     // SAFETY: `on_sigterm` only stores to an atomic, which is
     // async-signal-safe; the sigaction struct is fully initialised. No
     // SA_RESTART, so a blocking read returns EINTR and the loop sees the flag.
@@ -259,7 +261,7 @@ fn install_signals() {
 }
 
 /// Whether SIGTERM or SIGINT arrived.
-pub(crate) fn terminating() -> bool {
+pub fn terminating() -> bool {
     TERMINATE.load(Ordering::SeqCst)
 }
 
@@ -312,7 +314,7 @@ pub fn run(opts: Options) -> Result<(), String> {
                 log!("nanoqga-host: client connected");
             }
             let mut conn = io::Conn::socket(stream);
-            let end = serve(&mut agent, &mut conn, opts.verbose);
+            let end = serve(&mut agent, &mut conn, &log_if(opts.verbose));
             agent.reset_connection();
             if opts.verbose {
                 log!("nanoqga-host: client left ({end:?})");
@@ -323,12 +325,12 @@ pub fn run(opts: Options) -> Result<(), String> {
         },
         (None, Some(dev)) => {
             let mut conn = io::Conn::device(dev);
-            serve(&mut agent, &mut conn, opts.verbose);
+            serve(&mut agent, &mut conn, &log_if(opts.verbose));
             Ok(())
         }
         (None, None) => {
             let mut conn = io::Conn::stdio();
-            serve(&mut agent, &mut conn, opts.verbose);
+            serve(&mut agent, &mut conn, &log_if(opts.verbose));
             Ok(())
         }
     }
@@ -371,24 +373,76 @@ fn bind_unix(path: &std::path::Path) -> Result<UnixListener, String> {
 }
 
 /// Why serving a connection ended.
-#[derive(Debug, PartialEq, Eq)]
-enum End {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The client closed the channel (a socket or stdio).
     ClientLeft,
+    /// `guest-shutdown` asked the process to end.
     Shutdown,
+    /// SIGTERM or SIGINT.
     Terminated,
+    /// The channel failed (the device went away).
     Error,
 }
 
-/// Runs the agent on one connection.
-fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool) -> End {
+/// What the serve loop asks of a platform.
+pub trait Served: nanoqga::Platform {
+    /// Whether `guest-shutdown` asked the serve loop to end.
+    fn shutdown_requested(&self) -> bool;
+    /// Whether logging must pause (file systems are frozen: a write to the
+    /// log could block the agent).
+    fn quiet(&self) -> bool {
+        false
+    }
+}
+
+impl Served for HostPlatform {
+    fn shutdown_requested(&self) -> bool {
+        HostPlatform::shutdown_requested(self)
+    }
+}
+
+/// A logger for [`serve`]: lines on stderr with the program's name, or
+/// nothing.
+pub fn log_if(verbose: bool) -> impl Fn(core::fmt::Arguments<'_>) {
+    let name = program_name();
+    move |line| {
+        if verbose {
+            log!("{name}: {line}");
+        }
+    }
+}
+
+/// The running program's name (`nanoqga-host`, `nanoqga-linux`).
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "nanoqga".into())
+}
+
+/// Runs the agent on one channel until the client leaves (a socket or
+/// stdio), `guest-shutdown`, a signal or a channel error. A virtio port's
+/// host leaving resets the agent and serving goes on for the next host.
+/// `log` gets the agent's events and the channel's changes (not while the
+/// platform is [`Served::quiet`]).
+pub fn serve<P: Served>(
+    agent: &mut Agent<'_, P>,
+    conn: &mut io::Conn,
+    log: &dyn Fn(core::fmt::Arguments<'_>),
+) -> End {
     loop {
         if terminating() {
             return End::Terminated;
         }
         let result = agent.poll(conn);
         while let Some(e) = agent.take_event() {
-            if verbose {
-                log!("nanoqga-host: {e:?}");
+            if !agent.platform().quiet() {
+                log(format_args!("{e:?}"));
             }
         }
         if agent.platform().shutdown_requested() {
@@ -400,9 +454,7 @@ fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool
             Ok(Poll::Idle) => {}
             Err(e) if e.would_block => {}
             Err(e) => {
-                if verbose {
-                    log!("nanoqga-host: channel error: {e:?}");
-                }
+                log(format_args!("channel error: {e:?}"));
                 return End::ClientLeft;
             }
         }
@@ -412,15 +464,23 @@ fn serve(agent: &mut Agent<'_, HostPlatform>, conn: &mut io::Conn, verbose: bool
             None => -1,
             Some(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
         };
-        if agent.has_output() {
-            conn.wait_writable(timeout);
-            continue;
-        }
-        match conn.receive(agent.input_space(), timeout) {
-            io::Received::Bytes(n) => agent.input_received(n),
-            io::Received::Nothing => {}
-            io::Received::Eof => return End::ClientLeft,
-            io::Received::Error => return End::Error,
+        let hangup = if agent.has_output() {
+            conn.wait_writable(timeout) == io::Ready::Hangup
+        } else {
+            match conn.receive(agent.input_space(), timeout) {
+                io::Received::Bytes(n) => {
+                    agent.input_received(n);
+                    false
+                }
+                io::Received::Nothing => false,
+                io::Received::Hangup => true,
+                io::Received::Eof => return End::ClientLeft,
+                io::Received::Error => return End::Error,
+            }
+        };
+        if hangup {
+            log(format_args!("host left the port; waiting for the next"));
+            agent.reset_connection();
         }
     }
 }
