@@ -334,6 +334,17 @@ impl<'s, P: Platform> Agent<'s, P> {
         self.state.frozen
     }
 
+    /// The board thawed the file systems on its own (a freeze timeout):
+    /// the commands the frozen state disabled are enabled again and
+    /// `guest-fsfreeze-status` reports `"thawed"`.
+    pub fn thawed_by_board(&mut self) {
+        if self.state.frozen {
+            self.state.frozen = false;
+            let c = &self.config;
+            self.enabled = dispatch::enabled(c.commands, &c.policy, false);
+        }
+    }
+
     /// Number of open file handles.
     pub fn open_files(&self) -> usize {
         self.state.handles.open_count()

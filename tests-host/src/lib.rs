@@ -9,6 +9,7 @@
 
 pub mod elf;
 pub mod fuzzing;
+pub mod linux;
 pub mod process;
 pub mod qemu;
 pub mod scenarios;

@@ -19,6 +19,12 @@
 //!   opens or closes its side, and the channel sleeps on a `signalfd` for
 //!   it. The host leaving is reported once ([`Received::Hangup`]), so the
 //!   agent starts over with a clean parser for the next host.
+//! * A virtio port that is unplugged polls `POLLHUP` too; a read then fails
+//!   with ENODEV instead of returning 0. Whenever the port polls `POLLHUP`
+//!   (and while it waits for a host, on every kernel uevent, which an
+//!   unplug sends), a zero-length read tells the two apart: an unplugged
+//!   port is reported as [`Received::Error`] (the caller finds the port
+//!   again).
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -70,6 +76,8 @@ struct Port {
     file: File,
     /// `SIGIO`, as a descriptor.
     signals: OwnedFd,
+    /// The kernel's uevents (an unplug), if netlink is there.
+    uevents: Option<OwnedFd>,
     /// Whether a host was connected when last seen.
     connected: bool,
 }
@@ -111,6 +119,8 @@ pub enum Ready {
     No,
     /// The host side of a virtio port went away.
     Hangup,
+    /// The virtio port itself went away (unplugged).
+    Gone,
 }
 
 /// Opens a character device read-write, non-blocking. A terminal is put in
@@ -186,8 +196,46 @@ fn port_signals(file: &File) -> Option<OwnedFd> {
     }
 }
 
+/// The kernel's uevent broadcast (netlink group 1, what udev reads),
+/// non-blocking; `None` without netlink.
+pub fn uevents() -> Option<OwnedFd> {
+    // SAFETY: plain socket calls; `addr` is a zeroed sockaddr_nl with its
+    // family and group set, passed with its size.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            libc::NETLINK_KOBJECT_UEVENT,
+        );
+        if fd < 0 {
+            return None;
+        }
+        let sock = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        addr.nl_groups = 1;
+        let r = libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        );
+        (r == 0).then_some(sock)
+    }
+}
+
+/// Reads and drops whatever `fd` (non-blocking) holds.
+pub fn drain(fd: RawFd) {
+    let mut buf = [0u8; 4096];
+    // SAFETY: reads into a buffer of its size; the descriptor is
+    // non-blocking.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
 /// Polls `fds` for up to `timeout_ms` (-1: forever); the revents.
-fn poll_fds<const N: usize>(fds: [(RawFd, libc::c_short); N], timeout_ms: i32) -> [libc::c_short; N] {
+fn poll_fds<const N: usize>(
+    fds: [(RawFd, libc::c_short); N],
+    timeout_ms: i32,
+) -> [libc::c_short; N] {
     let mut p = fds.map(|(fd, events)| libc::pollfd {
         fd,
         events,
@@ -199,24 +247,43 @@ fn poll_fds<const N: usize>(fds: [(RawFd, libc::c_short); N], timeout_ms: i32) -
 }
 
 impl Port {
-    /// Drops the pending `SIGIO`s.
-    fn drain_signals(&self) {
-        let mut info = [0u8; 128];
-        // SAFETY: reading whole signalfd_siginfo records into a buffer of
-        // their size; the descriptor is non-blocking.
-        while unsafe { libc::read(self.signals.as_raw_fd(), info.as_mut_ptr().cast(), 128) } > 0 {}
+    /// Drops the pending `SIGIO`s and uevents.
+    fn drain_wakeups(&self) {
+        drain(self.signals.as_raw_fd());
+        if let Some(u) = &self.uevents {
+            drain(u.as_raw_fd());
+        }
+    }
+
+    /// Whether the port was unplugged (a zero-length read fails with
+    /// ENODEV; with no host it returns 0, and it never consumes input).
+    fn unplugged(&self) -> bool {
+        let mut b = [0u8; 1];
+        // SAFETY: a zero-length read into a valid buffer.
+        let r = unsafe { libc::read(self.file.as_raw_fd(), b.as_mut_ptr().cast(), 0) };
+        r < 0 && errno() == libc::ENODEV
     }
 
     /// Waits for `events`, or for the host side to change while it is
-    /// away. Reports the host leaving once.
+    /// away. Reports the host leaving once, and the port going away.
     fn wait(&mut self, events: libc::c_short, timeout_ms: i32) -> Ready {
         let fd = self.file.as_raw_fd();
         if !self.connected {
             // Is a host there now? (A signal queued since then wakes us.)
-            self.drain_signals();
+            self.drain_wakeups();
             let [rev] = poll_fds([(fd, events)], 0);
             if rev & libc::POLLHUP != 0 && rev & libc::POLLIN == 0 {
-                let _ = poll_fds([(self.signals.as_raw_fd(), libc::POLLIN)], timeout_ms);
+                if self.unplugged() {
+                    return Ready::Gone;
+                }
+                let uevents = self.uevents.as_ref().map_or(-1, |u| u.as_raw_fd());
+                let _ = poll_fds(
+                    [
+                        (self.signals.as_raw_fd(), libc::POLLIN),
+                        (uevents, libc::POLLIN),
+                    ],
+                    timeout_ms,
+                );
                 return Ready::No;
             }
             self.connected = true;
@@ -230,9 +297,13 @@ impl Port {
         }
         if rev & libc::POLLHUP != 0 {
             self.connected = false;
-            return Ready::Hangup;
+            return if self.unplugged() {
+                Ready::Gone
+            } else {
+                Ready::Hangup
+            };
         }
-        self.drain_signals();
+        drain(self.signals.as_raw_fd());
         Ready::No
     }
 }
@@ -260,6 +331,7 @@ impl Conn {
                 kind: Kind::Port(Port {
                     file: f,
                     signals,
+                    uevents: uevents(),
                     connected: true,
                 }),
             };
@@ -314,6 +386,7 @@ impl Conn {
             let t = if timeout_ms < 0 { 100 } else { timeout_ms };
             return match self.wait_writable(t) {
                 Ready::Hangup => Received::Hangup,
+                Ready::Gone => Received::Error,
                 _ => Received::Nothing,
             };
         }
@@ -324,6 +397,7 @@ impl Conn {
                 Ready::Yes => {}
                 Ready::No => return Received::Nothing,
                 Ready::Hangup => return Received::Hangup,
+                Ready::Gone => return Received::Error,
             }
         }
         // SAFETY: `buf` is valid for `buf.len()` bytes of writes.

@@ -394,6 +394,15 @@ pub trait Served: nanoqga::Platform {
     fn quiet(&self) -> bool {
         false
     }
+    /// How soon the platform's own timed work is due (a freeze timeout).
+    fn deadline(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Does the platform's timed work; true if it thawed the file systems
+    /// (the agent is told).
+    fn tick(&mut self) -> bool {
+        false
+    }
 }
 
 impl Served for HostPlatform {
@@ -448,6 +457,10 @@ pub fn serve<P: Served>(
         if agent.platform().shutdown_requested() {
             return End::Shutdown;
         }
+        if agent.platform().tick() {
+            log(format_args!("file systems thawed by the freeze timeout"));
+            agent.thawed_by_board();
+        }
         match result {
             Ok(Poll::Busy) => continue,
             Ok(Poll::Eof) => return End::ClientLeft,
@@ -460,12 +473,22 @@ pub fn serve<P: Served>(
         }
         // Idle: wait for output room or input, or until a running
         // program's next step is due.
-        let timeout = match agent.poll_delay() {
+        let due = match (agent.poll_delay(), agent.platform().deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match due {
             None => -1,
-            Some(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
+            // Rounded up: a deadline must not wake the loop early, in a
+            // loop of zero-length waits.
+            Some(d) => i32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
         };
         let hangup = if agent.has_output() {
-            conn.wait_writable(timeout) == io::Ready::Hangup
+            match conn.wait_writable(timeout) {
+                io::Ready::Hangup => true,
+                io::Ready::Gone => return End::Error,
+                _ => false,
+            }
         } else {
             match conn.receive(agent.input_space(), timeout) {
                 io::Received::Bytes(n) => {
