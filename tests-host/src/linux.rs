@@ -1098,3 +1098,14 @@ pub fn freeze(c: &mut crate::process::Client) {
     assert_eq!(ok(c, r#"{"execute":"guest-fsfreeze-thaw"}"#), 1);
     assert_eq!(ok(c, r#"{"execute":"guest-fsfreeze-thaw"}"#), 0);
 }
+
+/// qemu-ga's size in a guest: its binary and the shared libraries it
+/// loads, in bytes.
+pub fn qemu_ga_footprint() -> u64 {
+    let bin = Path::new("/usr/sbin/qemu-ga");
+    std::iter::once(bin.to_path_buf())
+        .chain(libraries(bin))
+        .filter_map(|p| std::fs::metadata(std::fs::canonicalize(&p).unwrap_or(p)).ok())
+        .map(|m| m.len())
+        .sum()
+}

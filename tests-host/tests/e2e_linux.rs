@@ -25,6 +25,19 @@ fn virtio_guest_serves_the_suite_freezes_finds_its_port_again_and_powers_off() {
     c.resync_retrying(1, Duration::from_secs(2), Duration::from_secs(120));
     linux::suite(&mut c);
     linux::freeze(&mut c);
+    // The host leaves and comes back: the agent waits without polling
+    // (the host leaving shows once) and the new host gets a clean parser.
+    c.send(br#"{"execute":"guest-sync","argu"#);
+    drop(c);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut c = g.vm.client();
+    c.resync_retrying(100, Duration::from_secs(2), Duration::from_secs(60));
+    assert_eq!(
+        c.call(r#"{"execute":"guest-sync","arguments":{"id":5}}"#)["return"],
+        5
+    );
+    let left = g.console().matches("host left the port").count();
+    assert_eq!(left, 1, "{}", g.console());
     // The port goes away and comes back.
     qmp.command(r#"{"execute":"device_del","arguments":{"id":"channel0"}}"#);
     qmp.wait_event(

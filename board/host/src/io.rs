@@ -271,8 +271,10 @@ impl Port {
         if !self.connected {
             // Is a host there now? (A signal queued since then wakes us.)
             self.drain_wakeups();
+            // (With no host the port also polls readable: a read would
+            // return 0. POLLHUP is what tells.)
             let [rev] = poll_fds([(fd, events)], 0);
-            if rev & libc::POLLHUP != 0 && rev & libc::POLLIN == 0 {
+            if rev & libc::POLLHUP != 0 {
                 if self.unplugged() {
                     return Ready::Gone;
                 }
@@ -292,9 +294,6 @@ impl Port {
             [(fd, events), (self.signals.as_raw_fd(), libc::POLLIN)],
             timeout_ms,
         );
-        if rev & events != 0 {
-            return Ready::Yes;
-        }
         if rev & libc::POLLHUP != 0 {
             self.connected = false;
             return if self.unplugged() {
@@ -302,6 +301,9 @@ impl Port {
             } else {
                 Ready::Hangup
             };
+        }
+        if rev & events != 0 {
+            return Ready::Yes;
         }
         drain(self.signals.as_raw_fd());
         Ready::No
