@@ -244,14 +244,46 @@ pub enum Agent {
     QemuGa,
 }
 
-/// The static `nanoqga-linux` (built once per process).
+/// The static x86_64 `nanoqga-linux` (built once per process).
 pub fn nanoqga_linux() -> PathBuf {
     static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut b = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = b.as_ref() {
         return p.clone();
     }
-    let target = "x86_64-unknown-linux-musl";
+    let p = build_nanoqga_linux("x86_64-unknown-linux-musl");
+    *b = Some(p.clone());
+    p
+}
+
+/// `path` with its debug information and symbols removed (what a guest
+/// ships), in the cache: `rust-objcopy --strip-all` from the toolchain,
+/// which handles every target's ELF.
+pub fn stripped(path: &Path) -> PathBuf {
+    let out = cache_dir().join(format!(
+        "{}-{}.stripped",
+        path.parent()
+            .and_then(|p| p.parent())
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let sysroot = run(Command::new("rustc").args(["--print", "sysroot"])).expect("rustc");
+    let host = run(Command::new("rustc").args(["--print", "host-tuple"]))
+        .unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into());
+    let objcopy = Path::new(sysroot.trim())
+        .join("lib/rustlib")
+        .join(host.trim())
+        .join("bin/rust-objcopy");
+    run(Command::new(objcopy).arg("--strip-all").arg(path).arg(&out)).expect("rust-objcopy");
+    out
+}
+
+/// Builds `nanoqga-linux` for `target` (release, static musl).
+pub fn build_nanoqga_linux(target: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo)
         .args([
@@ -269,22 +301,7 @@ pub fn nanoqga_linux() -> PathBuf {
     .unwrap_or_else(|e| {
         panic!("building nanoqga-linux ({target}; rustup target add {target}): {e}")
     });
-    let p = repo_root().join(format!("target/{target}/release/nanoqga-linux"));
-    *b = Some(p.clone());
-    p
-}
-
-/// `path` with its debug information and symbols removed (what a guest
-/// ships), in the cache.
-pub fn stripped(path: &Path) -> PathBuf {
-    let out = cache_dir().join(format!(
-        "{}.stripped",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    run(Command::new("strip").arg("-o").arg(&out).arg(path)).expect("strip");
-    out
+    repo_root().join(format!("target/{target}/release/nanoqga-linux"))
 }
 
 /// The shared libraries `bin` loads (`ldd`), with the dynamic loader.

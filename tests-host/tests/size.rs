@@ -55,3 +55,33 @@ fn core_with_the_health_table_fits_16_kib_on_cortex_m() {
     };
     assert!(text <= 16 * 1024, ".text {text} B > 16 KiB");
 }
+
+/// The guest agent's contract: a static binary of at most 1 MiB stripped,
+/// for x86_64 and aarch64.
+#[test]
+fn nanoqga_linux_is_static_and_at_most_1_mib_stripped_on_x86_64_and_aarch64() {
+    for target in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
+        let sysroot = Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .expect("rustc");
+        let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+        let lib = format!("{sysroot}/lib/rustlib/{target}");
+        if !nanoqga_tests_host::require_tool(&lib, &format!("rustup target add {target}")) {
+            return;
+        }
+        let bin = nanoqga_tests_host::linux::build_nanoqga_linux(target);
+        let data = std::fs::read(&bin).expect("binary");
+        let file = object::File::parse(&*data).expect("ELF");
+        use object::Object as _;
+        assert!(
+            file.imports().map(|i| i.is_empty()).unwrap_or(true)
+                && !data.windows(b"ld-linux".len()).any(|w| w == b"ld-linux"),
+            "{target}: not static"
+        );
+        let size = std::fs::metadata(nanoqga_tests_host::linux::stripped(&bin))
+            .expect("stripped")
+            .len();
+        assert!(size <= 1 << 20, "{target}: {size} B stripped");
+    }
+}
