@@ -16,17 +16,19 @@ mod acpi;
 mod boot;
 mod clock;
 mod com;
-mod io;
 mod irq;
-mod pci;
 mod platform;
 mod power;
 
 use nanoqga::{Agent, AgentConfig, Storage};
+use nanoqga_board::x86::pci;
+// Port I/O, shared with the UEFI application (`crate::io::outb`).
 use nanoqga_board::BoardPrograms;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
+use nanoqga_board::serial::{self, Uart};
 use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
+use nanoqga_board::x86::io;
 use pvh::start_info::reader::StartInfoReader;
 use static_cell::ConstStaticCell;
 
@@ -40,8 +42,8 @@ static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::Pc
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 /// The framers of serial ports that do not (yet) carry the channel.
-static CANDIDATES: ConstStaticCell<[[u8; com::CANDIDATE]; 4]> =
-    ConstStaticCell::new([[0; com::CANDIDATE]; 4]);
+static CANDIDATES: ConstStaticCell<[[u8; serial::CANDIDATE]; serial::MAX_PORTS]> =
+    ConstStaticCell::new([[0; serial::CANDIDATE]; serial::MAX_PORTS]);
 /// Memory the health check tests.
 static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
 
@@ -133,7 +135,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
                     let _ = found.push(c);
                 }
             }
-            match com::ComPorts::new(found, CANDIDATES.take()) {
+            match serial::Ports::new(found, CANDIDATES.take()) {
                 Some(ports) => (Channel::Uart(ports), pending),
                 None => {
                     let _ = core::fmt::Write::write_str(&mut notes, "no serial port; ");
@@ -156,12 +158,12 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     }
     if let Channel::Uart(ports) = &channel {
         let mut names = heapless::String::<64>::new();
-        for base in ports.bases() {
-            let _ = core::fmt::Write::write_fmt(&mut names, format_args!("{} ", com::name(base)));
+        for name in ports.names() {
+            let _ = core::fmt::Write::write_fmt(&mut names, format_args!("{name} "));
         }
         let owner = ports
             .owner()
-            .map_or("the first to receive a request", com::name);
+            .map_or("the first to receive a request", Uart::name);
         agent
             .platform()
             .trace(format_args!("serial ports: {names}(channel: {owner})"));

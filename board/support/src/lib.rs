@@ -16,8 +16,11 @@ pub mod dma;
 pub mod files;
 pub mod info;
 pub mod programs;
+pub mod serial;
 pub mod serve;
 pub mod stack;
+#[cfg(target_arch = "x86_64")]
+pub mod x86;
 
 pub use board::{Board, Machine, WallClock};
 pub use files::BoardFiles;

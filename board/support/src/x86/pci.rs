@@ -9,15 +9,15 @@
 //! it fires), then hands the device to virtio-drivers' modern PCI
 //! transport.
 
+use crate::dma::Dma;
 use heapless::Vec;
-use nanoqga_board::dma::Dma;
 use virtio_drivers::transport::DeviceType;
 use virtio_drivers::transport::pci::bus::{
     Command, ConfigurationAccess, DeviceFunction, HeaderType, PciRoot,
 };
 use virtio_drivers::transport::pci::{PciTransport, virtio_device_type};
 
-use crate::io::{inl, outl};
+use super::io::{inl, outl};
 
 /// Configuration space through the 0xCF8/0xCFC ports.
 pub struct PortIoCam;
