@@ -15,19 +15,19 @@
 mod acpi;
 mod boot;
 mod clock;
-mod com;
 mod irq;
 mod platform;
 mod power;
 
 use nanoqga::{Agent, AgentConfig, Storage};
-use nanoqga_board::x86::pci;
-// Port I/O, shared with the UEFI application (`crate::io::outb`).
 use nanoqga_board::BoardPrograms;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
 use nanoqga_board::serial::{self, Uart};
 use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
+use nanoqga_board::x86::com::{self, Com};
+use nanoqga_board::x86::pci;
+// Port I/O (shared with the UEFI application) as `crate::io`.
 use nanoqga_board::x86::io;
 use pvh::start_info::reader::StartInfoReader;
 use static_cell::ConstStaticCell;
@@ -129,9 +129,10 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
                 Found::Pending(v) => Some(v),
                 _ => None,
             };
-            let mut found: heapless::Vec<com::Com, 4> = heapless::Vec::new();
+            let mut found: heapless::Vec<Com, 4> = heapless::Vec::new();
             for (base, line) in com::PORTS {
-                if let Some(c) = com::Com::probe(base, line) {
+                if let Some(c) = Com::probe(base, Some(line)) {
+                    irq::enable(line);
                     let _ = found.push(c);
                 }
             }

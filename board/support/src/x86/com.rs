@@ -1,5 +1,5 @@
-//! The PC's serial ports COM1–COM4 (16550s), interrupt-driven, with
-//! embedded-io traits.
+//! The PC's serial ports COM1–COM4 (16550s), interrupt-driven or polled,
+//! with embedded-io traits.
 //!
 //! Contract:
 //! * [`Com::probe`] answers `None` when no UART is at an address (port
@@ -7,6 +7,11 @@
 //!   received bytes: a client may have written while the guest booted. This
 //!   is why the board does not use the `uart_16550` crate here: its `init`
 //!   resets the receive FIFO and drains what it holds.
+//! * Interrupts are the caller's choice: [`Com::probe`] with an IRQ enables
+//!   the UART's interrupts (the bare-metal board unmasks that line in its
+//!   PIC); without one (under UEFI, whose firmware owns the interrupt
+//!   controller) the UART never interrupts and the main loop polls it on
+//!   the firmware's timer.
 //! * Receiving: the data-ready interrupt wakes the main loop, which drains
 //!   the FIFO completely into the port's ring on every round
 //!   (`SerialPort::service`). QEMU refills a 16550's FIFO only after the
@@ -31,10 +36,8 @@
 //! those few port accesses while a client is writing during boot; clients
 //! resynchronise with 0xFF and `guest-sync-delimited` anyway.
 
-use nanoqga_board::serial::{Ring, Uart};
-
-use crate::io::{inb, outb};
-use crate::irq;
+use super::io::{inb, outb};
+use crate::serial::{Ring, Uart};
 
 /// The four PC serial ports: (I/O base, IRQ).
 pub const PORTS: [(u16, u8); 4] = [(0x3F8, 4), (0x2F8, 3), (0x3E8, 4), (0x2E8, 3)];
@@ -67,7 +70,8 @@ const FIFO: usize = 16;
 /// One 16550, set up for 115200 8N1 with FIFOs.
 pub struct Com {
     base: u16,
-    irq: u8,
+    /// The IRQ its interrupts go to (`None`: polled, interrupts off).
+    irq: Option<u8>,
     /// Bytes the transmitter takes once THRE is set: 16 with FIFOs, else 1.
     tx_room: usize,
     ier: u8,
@@ -75,9 +79,10 @@ pub struct Com {
 }
 
 impl Com {
-    /// Finds and sets up the UART at `base` (115200 8N1, FIFOs, the
-    /// data-ready interrupt on IRQ `irq`). Bytes already received are kept.
-    pub fn probe(base: u16, irq: u8) -> Option<Com> {
+    /// Finds and sets up the UART at `base` (115200 8N1, FIFOs, and with
+    /// `irq` the data-ready interrupt, which the caller routes). Bytes
+    /// already received are kept.
+    pub fn probe(base: u16, irq: Option<u8>) -> Option<Com> {
         // SAFETY: a PC serial port's registers; this image is their only
         // user. The scratch register has no effect on the UART; the line
         // settings leave received data alone.
@@ -130,8 +135,9 @@ impl Com {
                 com.tx_room = FIFO;
             }
         }
-        com.set_ier(IER_RDA);
-        irq::enable(irq);
+        if com.irq.is_some() {
+            com.set_ier(IER_RDA);
+        }
         Some(com)
     }
 
@@ -142,7 +148,7 @@ impl Com {
     }
 
     fn set_ier(&mut self, ier: u8) {
-        if ier != self.ier {
+        if ier != self.ier && self.irq.is_some() {
             self.ier = ier;
             // SAFETY: the interrupt enable register of this port.
             unsafe { outb(self.base + IER, ier) };
@@ -167,7 +173,7 @@ impl Uart for Com {
     }
 
     fn line(&self) -> Option<u32> {
-        Some(u32::from(self.irq))
+        self.irq.map(u32::from)
     }
 
     fn ring(&mut self) -> &mut Ring {
