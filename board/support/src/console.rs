@@ -343,9 +343,24 @@ impl<T: Transport> VirtioConsole<T> {
         self.lost_tx = 0;
     }
 
-    /// Resets the device and frees its memory (for a console not used).
+    /// Resets the device and frees its memory (for a console not used, or
+    /// before another program takes the device over).
     pub fn reset(&mut self) {
         self.stop();
+    }
+
+    /// Resets the device and starts it again from scratch: negotiation,
+    /// queues and port discovery, as at boot.
+    ///
+    /// # Errors
+    /// The queues could not be set up again (the device is left reset).
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        let r = self.start();
+        if r.is_err() {
+            self.stop();
+        }
+        r
     }
 
     /// Transmit buffers the device never gave back (see [`Self::take_hangup`]).

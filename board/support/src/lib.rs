@@ -11,6 +11,7 @@
 
 pub mod board;
 pub mod cell;
+pub mod civil;
 pub mod console;
 pub mod dma;
 pub mod files;

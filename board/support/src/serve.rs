@@ -6,10 +6,16 @@
 //! discovering its ports). [`find_port`] starts virtio consoles and waits a
 //! bounded time for the agent port; [`serve`] runs the agent for good:
 //! hang-ups reset it, a late-found port takes over from the UART, shutdown
-//! requests are carried out once the reply has left.
+//! requests are carried out once the reply has left, and a board that hands
+//! the machine to another program for a while ([`Served::hand_over`]) gets
+//! it with the channel's device released and restarted after.
+//!
+//! [`serve`] works for any platform that implements [`Served`]: the shared
+//! [`Board`] does, and so does a board's own platform that wraps one.
 
 use embedded_io::{ErrorType, Read, ReadReady, Write, WriteReady};
-use nanoqga::{Agent, Poll};
+use nanoqga::platform::{Platform, ShutdownMode};
+use nanoqga::{Agent, Event, Poll};
 use virtio_drivers::transport::Transport;
 
 use crate::board::{Board, Machine, WallClock};
@@ -55,6 +61,59 @@ pub trait SerialPort:
     /// The name of the port carrying the channel, for the trace.
     fn port_name(&self) -> &'static str {
         "serial port"
+    }
+}
+
+/// What the main loop needs from the platform beyond the core's hooks.
+pub trait Served: Platform {
+    /// Writes a line to the trace.
+    fn trace(&mut self, args: core::fmt::Arguments<'_>);
+    /// Traces an agent event.
+    fn trace_event(&mut self, event: Event) {
+        self.trace(format_args!("{event:?}"));
+    }
+    /// Called on every round (the wall clock's [`WallClock::tick`]); how
+    /// soon it wants to be called again.
+    fn tick(&mut self) -> Option<u64>;
+    /// A `guest-shutdown` waiting for the transport to drain.
+    fn take_power(&mut self) -> Option<ShutdownMode>;
+    /// Carries it out.
+    fn shut_down(&mut self, mode: ShutdownMode) -> !;
+    /// Sleeps until an interrupt or at most `max_ns` ([`Machine::sleep`]).
+    fn sleep(&mut self, max_ns: Option<u64>);
+    /// The agent did work this round (read a request, sent a reply, ran a
+    /// program): a board whose devices cannot wake it (UEFI) looks for
+    /// more a little while before it sleeps.
+    fn busy(&mut self) {}
+    /// Whether the board waits to hand the machine to another program
+    /// ([`Self::hand_over`]).
+    fn handover_pending(&self) -> bool {
+        false
+    }
+    /// Runs that program. The loop calls it once the agent is idle and
+    /// everything it sent has left, with the channel's device released (a
+    /// virtio console reset: it no longer touches the board's memory, and
+    /// the program finds it as after boot); it restarts the device when
+    /// this returns. `channel` names what carries the channel (a UART
+    /// port's name, `virtio-serial`, or `none`), which the board keeps.
+    fn hand_over(&mut self, _channel: &str) {}
+}
+
+impl<M: Machine> Served for Board<M> {
+    fn trace(&mut self, args: core::fmt::Arguments<'_>) {
+        Board::trace(self, args);
+    }
+    fn tick(&mut self) -> Option<u64> {
+        self.machine.clock().tick()
+    }
+    fn take_power(&mut self) -> Option<ShutdownMode> {
+        self.power.take()
+    }
+    fn shut_down(&mut self, mode: ShutdownMode) -> ! {
+        self.machine.power(mode)
+    }
+    fn sleep(&mut self, max_ns: Option<u64>) {
+        self.machine.sleep(max_ns);
     }
 }
 
@@ -242,8 +301,8 @@ pub fn find_port<T: Transport>(
 }
 
 /// Traces which channel serves.
-pub fn trace_channel<M: Machine, U, T: Transport + 'static>(
-    board: &mut Board<M>,
+pub fn trace_channel<P: Served, U, T: Transport + 'static>(
+    board: &mut P,
     channel: &Channel<U, T>,
     uart: &str,
 ) {
@@ -268,13 +327,13 @@ pub fn trace_channel<M: Machine, U, T: Transport + 'static>(
 /// agent is idle the machine sleeps until an interrupt or the earliest
 /// deadline: the agent's ([`Agent::poll_delay`], a running program), the
 /// clock's, or the drivers'.
-pub fn serve<M, U, T>(
-    agent: &mut Agent<'_, Board<M>>,
+pub fn serve<P, U, T>(
+    agent: &mut Agent<'_, P>,
     mut channel: Channel<U, T>,
     mut pending: Option<&'static mut VirtioConsole<T>>,
 ) -> !
 where
-    M: Machine,
+    P: Served,
     U: SerialPort,
     T: Transport,
 {
@@ -309,14 +368,21 @@ where
         if let Channel::Virtio(v) = &mut channel {
             watch(agent, v);
         }
-        let clock_wake = agent.platform().machine.clock().tick();
-        if let Some(mode) = agent.platform().power.take() {
+        let clock_wake = agent.platform().tick();
+        if let Some(mode) = agent.platform().take_power() {
             agent
                 .platform()
                 .trace(format_args!("guest-shutdown {mode:?}"));
             // Let the transport send everything before the machine goes.
             let _ = channel.flush();
-            agent.platform().machine.power(mode);
+            agent.platform().shut_down(mode);
+        }
+        if idle && !agent.has_output() && agent.platform().handover_pending() {
+            hand_over(agent, &mut channel, &mut pending);
+            continue;
+        }
+        if !idle {
+            agent.platform().busy();
         }
         if idle {
             let mut wake = agent
@@ -327,13 +393,49 @@ where
                 wake = earliest(wake, Some(PENDING_POLL_NS));
             }
             wake = earliest(wake, channel.prepare_sleep(agent.has_output()));
-            agent.platform().machine.sleep(wake);
+            agent.platform().sleep(wake);
         }
     }
 }
 
+/// Hands the machine over with the channel's devices reset, and restarts
+/// them after (a console that cannot restart is dropped, and the agent
+/// goes on without a channel).
+fn hand_over<P: Served, U: SerialPort, T: Transport>(
+    agent: &mut Agent<'_, P>,
+    channel: &mut Channel<U, T>,
+    pending: &mut Option<&'static mut VirtioConsole<T>>,
+) {
+    let _ = channel.flush();
+    if let Channel::Virtio(v) = channel {
+        v.reset();
+    }
+    if let Some(v) = pending.as_mut() {
+        v.reset();
+    }
+    let name = match channel {
+        Channel::Uart(u) => u.port_name(),
+        Channel::Virtio(_) => "virtio-serial",
+        Channel::Mute => "none",
+    };
+    agent.platform().hand_over(name);
+    if let Channel::Virtio(v) = channel
+        && let Err(e) = v.restart()
+    {
+        agent
+            .platform()
+            .trace(format_args!("virtio: restart failed: {e:?}"));
+        *channel = Channel::Mute;
+    }
+    if let Some(v) = pending.as_mut()
+        && v.restart().is_err()
+    {
+        *pending = None;
+    }
+}
+
 /// Connection events of the virtio port: traced; a hang-up resets the agent.
-fn watch<M: Machine, T: Transport>(agent: &mut Agent<'_, Board<M>>, v: &mut VirtioConsole<T>) {
+fn watch<P: Served, T: Transport>(agent: &mut Agent<'_, P>, v: &mut VirtioConsole<T>) {
     while let Some((port, event, value)) = v.take_log() {
         agent.platform().trace(format_args!(
             "virtio control: port {port} event {event} value {value}"
