@@ -3,7 +3,8 @@
 //! `nanoqga-host`, qemu-ga and QEMU.
 //!
 //! * [`process`] spawns `nanoqga-host` and qemu-ga on unix sockets under a
-//!   temporary directory; [`qemu`] boots board images in QEMU;
+//!   temporary directory; [`qemu`] boots board images in QEMU, [`linux`]
+//!   Linux guests and [`uefi`] the firmware stage;
 //! * [`suite`] and [`scenarios`] are the end-to-end checks every board image
 //!   passes; [`fuzzing`] holds the fuzz targets' bodies.
 
@@ -14,6 +15,7 @@ pub mod process;
 pub mod qemu;
 pub mod scenarios;
 pub mod suite;
+pub mod uefi;
 
 pub use nanoqga_testkit::*;
 

@@ -94,11 +94,12 @@ pub fn build_board(board: &str, target: &str) -> PathBuf {
         "building {board} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let image = dir
-        .join("target")
-        .join(target)
-        .join("release")
-        .join(format!("nanoqga-{board}"));
+    let release = dir.join("target").join(target).join("release");
+    let mut image = release.join(format!("nanoqga-{board}"));
+    if !image.exists() {
+        // A UEFI application is a PE image.
+        image = release.join(format!("nanoqga-{board}.efi"));
+    }
     assert!(image.exists(), "{} missing", image.display());
     built.push((board.to_string(), image.clone()));
     image
@@ -132,28 +133,55 @@ pub struct VmConfig<'a> {
     pub qmp: bool,
 }
 
+/// How QEMU boots a VM.
+pub struct Boot<'a> {
+    /// The emulator binary.
+    pub qemu: &'a str,
+    /// Machine arguments.
+    pub machine: &'a [&'a str],
+    /// Guest RAM (`-m`).
+    pub memory: &'a str,
+    /// What it boots (`-kernel IMAGE`, or firmware and drives).
+    pub boot: &'a [String],
+}
+
 impl Vm {
     /// Starts QEMU.
     pub fn start(cfg: &VmConfig<'_>) -> Vm {
-        let dir = TempDir::new("vm");
+        let boot = ["-kernel".to_string(), cfg.image.display().to_string()];
+        Vm::start_in(
+            TempDir::new("vm"),
+            &Boot {
+                qemu: cfg.qemu,
+                machine: cfg.machine,
+                memory: "128M",
+                boot: &boot,
+            },
+            cfg.devices,
+            cfg.qmp,
+        )
+    }
+
+    /// Starts QEMU in `dir` (which the caller may have filled, e.g. with
+    /// a boot volume), booting as `boot` says.
+    pub fn start_in(dir: TempDir, boot: &Boot<'_>, devices: &[&str], qmp: bool) -> Vm {
         let qga = dir.path().join("qga.sock");
-        let qmp = cfg.qmp.then(|| dir.path().join("qmp.sock"));
-        let mut cmd = Command::new(cfg.qemu);
-        cmd.args(cfg.machine)
+        let qmp = qmp.then(|| dir.path().join("qmp.sock"));
+        let mut cmd = Command::new(boot.qemu);
+        cmd.args(boot.machine)
             .args([
                 "-m",
-                "128M",
+                boot.memory,
                 "-nodefaults",
                 "-display",
                 "none",
                 "-no-user-config",
-                "-kernel",
             ])
-            .arg(cfg.image);
-        for d in cfg.devices {
+            .args(boot.boot);
+        for d in devices {
             cmd.arg(d.replace("{QGA}", qga.to_str().expect("utf-8 path")));
         }
-        if cfg.qemu == QEMU_X86_64 {
+        if boot.qemu == QEMU_X86_64 {
             // The image mirrors its trace to port 0xE9; shown if a test fails.
             cmd.arg("-debugcon")
                 .arg(format!("file:{}", dir.path().join("debug.log").display()));

@@ -29,7 +29,6 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

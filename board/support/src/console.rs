@@ -349,6 +349,19 @@ impl<T: Transport> VirtioConsole<T> {
         self.stop();
     }
 
+    /// Opens or closes the guest's side of the served port (PORT_OPEN).
+    /// While it is closed QEMU delivers nothing more to the port: the
+    /// host's bytes wait in its chardev. A console without multiport has
+    /// no such message; nothing happens.
+    pub fn set_guest_open(&mut self, open: bool) {
+        if let Some(p) = self.port()
+            && self.multiport
+        {
+            self.send_ctrl(p as u32, PORT_OPEN, u16::from(open));
+            self.poll();
+        }
+    }
+
     /// Resets the device and starts it again from scratch: negotiation,
     /// queues and port discovery, as at boot.
     ///

@@ -401,12 +401,28 @@ where
 /// Hands the machine over with the channel's devices reset, and restarts
 /// them after (a console that cannot restart is dropped, and the agent
 /// goes on without a channel).
+///
+/// Nothing the host sent is lost to the reset: the guest's side of the
+/// virtio port is closed first, so QEMU keeps what comes next in its
+/// chardev (for the program's own agent, or for this one when the program
+/// returns); input that arrived before the close is served first, and the
+/// handover is tried again once the agent is idle.
 fn hand_over<P: Served, U: SerialPort, T: Transport>(
     agent: &mut Agent<'_, P>,
     channel: &mut Channel<U, T>,
     pending: &mut Option<&'static mut VirtioConsole<T>>,
 ) {
     let _ = channel.flush();
+    if let Channel::Virtio(v) = channel {
+        v.set_guest_open(false);
+    }
+    channel.service();
+    if channel.read_ready().unwrap_or(false) {
+        if let Channel::Virtio(v) = channel {
+            v.set_guest_open(true);
+        }
+        return;
+    }
     if let Channel::Virtio(v) = channel {
         v.reset();
     }
