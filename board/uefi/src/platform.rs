@@ -394,7 +394,7 @@ impl Served for UefiPlatform {
         let since = crate::clock::uptime_ns().saturating_sub(self.last_busy);
         if since < ACTIVE_NS {
             let ns = max_ns.unwrap_or(ACTIVE_POLL_NS).min(ACTIVE_POLL_NS);
-            boot::stall(core::time::Duration::from_nanos(ns));
+            crate::clock::spin_ns(ns);
         } else {
             self.board.machine.sleep(max_ns);
         }
