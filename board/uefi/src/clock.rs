@@ -52,17 +52,6 @@ pub fn uptime_ns() -> u64 {
     (u128::from(ticks) * 1_000_000 / u128::from(per_ms)) as u64
 }
 
-/// Waits `ns` on the TSC. Unlike the firmware's `Stall`, which reads the
-/// ACPI timer's I/O port in a loop, this touches no device: on QEMU every
-/// port access takes the lock its main loop needs to move a client's
-/// bytes into the UART.
-pub fn spin_ns(ns: u64) {
-    let end = uptime_ns().saturating_add(ns);
-    while uptime_ns() < end {
-        core::hint::spin_loop();
-    }
-}
-
 /// `GetTime` as seconds since the epoch (UTC), or `None` if it failed.
 fn firmware_seconds() -> Option<i64> {
     let t = runtime::get_time().ok()?;

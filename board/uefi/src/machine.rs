@@ -4,10 +4,9 @@
 //!
 //! Contract: the firmware routes no device interrupts to an application,
 //! so the channel's devices are looked at on a timer: [`Uefi::sleep`] waits
-//! on a one-shot timer event for the agent's deadline or [`POLL_NS`],
-//! whichever is sooner. `WaitForEvent` halts the CPU until the firmware's
-//! timer interrupt (its tick is 10 ms on OVMF, so a sleep rounds up to the
-//! next tick); nothing spins.
+//! on a one-shot timer event (`WaitForEvent` halts the CPU until the
+//! firmware's timer interrupt, so a sleep rounds up to the next tick of
+//! [`crate::tick`]); nothing spins.
 
 use core::time::Duration;
 
@@ -18,9 +17,10 @@ use uefi::runtime::{self, ResetType};
 use uefi::{Event, Status};
 
 use crate::clock::{self, Clock};
+use crate::tick::Tick;
 
-/// The longest sleep: how often the devices are looked at while idle.
-pub const POLL_NS: u64 = 1_000_000;
+/// The longest sleep when the caller gives no limit.
+pub const POLL_NS: u64 = 10_000_000;
 
 /// The machine.
 pub struct Uefi {
@@ -29,6 +29,8 @@ pub struct Uefi {
     /// The timer the agent sleeps on (`None` if the firmware gave none:
     /// then the board stalls for [`POLL_NS`] instead).
     timer: Option<Event>,
+    /// The firmware's tick.
+    pub tick: Tick,
 }
 
 impl Uefi {
@@ -37,7 +39,11 @@ impl Uefi {
         // SAFETY: a plain timer event: no notification function, so
         // nothing runs at TPL_CALLBACK on our behalf.
         let timer = unsafe { boot::create_event(EventType::TIMER, Tpl::CALLBACK, None, None) }.ok();
-        Uefi { clock, timer }
+        Uefi {
+            clock,
+            timer,
+            tick: Tick::find(),
+        }
     }
 }
 
@@ -92,7 +98,7 @@ impl Machine for Uefi {
     }
 
     fn sleep(&mut self, max_ns: Option<u64>) {
-        let ns = max_ns.unwrap_or(POLL_NS).min(POLL_NS);
+        let ns = max_ns.unwrap_or(POLL_NS);
         if ns == 0 {
             return;
         }

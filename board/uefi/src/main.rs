@@ -22,6 +22,7 @@ mod image;
 mod machine;
 mod platform;
 mod stack;
+mod tick;
 mod volume;
 
 use core::fmt::Write as _;
@@ -175,6 +176,17 @@ extern "efiapi" fn run() -> ! {
         ram.total / 1024,
         ram.entries
     ));
+    let tick = &p.board.machine.tick;
+    if tick.available() {
+        let _ = write!(
+            notes,
+            "firmware tick {} us ({} us while serving); ",
+            tick.normal_ns() / 1000,
+            tick::FAST_NS / 1000
+        );
+    } else {
+        let _ = write!(notes, "no Timer protocol: the firmware's tick throughout; ");
+    }
     if !notes.is_empty() {
         p.board.trace(format_args!("{notes}"));
     }

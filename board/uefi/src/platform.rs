@@ -12,10 +12,11 @@
 //!   firmware vendor and revision as the kernel; `guest-get-fsinfo`: the
 //!   boot volume (`/`) beside the RAM files.
 //! * Sleeping: the firmware gives an application no device interrupts, so
-//!   the devices are looked at on the firmware's timer tick while nothing
-//!   happens, and every 20 µs for 5 ms after the agent last did work (a
-//!   client's next request follows its last answer within that, and a
-//!   UART's FIFO is refilled only once emptied): busy only while serving.
+//!   the board halts until the firmware's timer tick and then looks at its
+//!   devices: OVMF's 10 ms tick while nothing happens, a 100 µs tick
+//!   ([`crate::tick`]) for 5 ms after the agent last did work (a client's
+//!   next request follows its last answer within that, and a UART's FIFO
+//!   is refilled only once emptied). Nothing spins.
 //! * Handover ([`Served::hand_over`]): the firmware gets back what the
 //!   board took from it (the virtio consoles' drivers, the COM ports that
 //!   do not carry the channel) while the image runs, and loses it again if
@@ -171,12 +172,9 @@ pub struct UefiPlatform {
     pub last_busy: u64,
 }
 
-/// After the agent did work, the devices are looked at this often for
-/// [`ACTIVE_NS`] (a client's next request, the rest of a request on a
-/// UART whose FIFO QEMU refills only once emptied) before the board sleeps
-/// on the firmware's timer again.
-const ACTIVE_POLL_NS: u64 = 20_000;
-/// How long the board keeps looking after the agent's last work.
+/// How long after the agent's last work the firmware ticks fast (a
+/// client's next request follows its last answer within that, and a UART's
+/// FIFO is refilled only once emptied).
 const ACTIVE_NS: u64 = 5_000_000;
 
 impl UefiPlatform {
@@ -392,12 +390,15 @@ impl Served for UefiPlatform {
 
     fn sleep(&mut self, max_ns: Option<u64>) {
         let since = crate::clock::uptime_ns().saturating_sub(self.last_busy);
-        if since < ACTIVE_NS {
-            let ns = max_ns.unwrap_or(ACTIVE_POLL_NS).min(ACTIVE_POLL_NS);
-            crate::clock::spin_ns(ns);
-        } else {
-            self.board.machine.sleep(max_ns);
-        }
+        let active = since < ACTIVE_NS;
+        let m = &mut self.board.machine;
+        m.tick.set_fast(active);
+        let limit = match (active && m.tick.available(), m.tick.normal_ns()) {
+            (true, _) => crate::tick::FAST_NS,
+            (false, 0) => crate::machine::POLL_NS,
+            (false, normal) => normal,
+        };
+        m.sleep(Some(max_ns.unwrap_or(limit).min(limit)));
     }
 
     fn busy(&mut self) {
@@ -416,6 +417,7 @@ impl Served for UefiPlatform {
         self.board.trace(format_args!(
             "handover: starting the image (channel {channel})"
         ));
+        self.board.machine.tick.restore();
         self.serial.give_back(keep);
         self.virtio.give_back();
         let outcome = self.images.run(self.volume.device);

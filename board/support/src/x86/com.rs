@@ -129,6 +129,9 @@ impl Com {
                     }
                 }
             } else {
+                // Already on (firmware set it up): only the trigger level
+                // changes, which QEMU does without touching the FIFOs.
+                outb(base + IIR_FCR, FCR_ENABLE | FCR_TRIGGER_14);
                 outb(base + MCR, MCR_DTR_RTS_OUT2);
             }
             if inb(base + IIR_FCR) & IIR_FIFO_ON == IIR_FIFO_ON {
