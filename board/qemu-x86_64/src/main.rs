@@ -131,7 +131,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
             };
             let mut found: heapless::Vec<Com, 4> = heapless::Vec::new();
             for (base, line) in com::PORTS {
-                if let Some(c) = Com::probe(base, Some(line)) {
+                if let Some(c) = com::probe(base, Some(line)) {
                     irq::enable(line);
                     let _ = found.push(c);
                 }

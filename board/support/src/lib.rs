@@ -16,6 +16,7 @@ pub mod console;
 pub mod dma;
 pub mod files;
 pub mod info;
+pub mod ns16550;
 pub mod programs;
 pub mod serial;
 pub mod serve;

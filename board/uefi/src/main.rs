@@ -125,7 +125,7 @@ extern "efiapi" fn run() -> ! {
             }
             let mut ports: heapless::Vec<Com, 4> = heapless::Vec::new();
             for (base, _) in com::PORTS {
-                if let Some(c) = Com::probe(base, None) {
+                if let Some(c) = com::probe(base, None) {
                     let _ = ports.push(c);
                 }
             }
