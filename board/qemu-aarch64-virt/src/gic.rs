@@ -17,6 +17,8 @@
 
 use core::arch::asm;
 
+use nanoqga_board::dtb;
+
 /// GIC distributor registers (byte offsets).
 const GICD_CTLR: usize = 0x000;
 const GICD_IGROUPR: usize = 0x080;
@@ -80,13 +82,6 @@ fn write64(addr: usize, v: u64) {
     unsafe { core::ptr::write_volatile(addr as *mut u64, v) }
 }
 
-/// Reads a device-tree cell list as big-endian u32s.
-fn cells(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-}
-
 /// The GIC interrupt id of a 3-cell `interrupts` specifier (`<type number
 /// flags>`: type 0 is an SPI, 1 a PPI).
 pub fn intid(kind: u32, number: u32) -> u32 {
@@ -98,14 +93,14 @@ pub fn intid(kind: u32, number: u32) -> u32 {
 
 /// The first interrupt of a node's `interrupts` property.
 pub fn node_intid(node: &fdt::node::FdtNode<'_, '_>) -> Option<u32> {
-    let mut c = cells(node.property("interrupts")?.value);
+    let mut c = dtb::interrupts(node);
     Some(intid(c.next()?, c.next()?))
 }
 
 /// The virtual timer's interrupt: the third of the timer node's four.
 pub fn timer_intid(fdt: &fdt::Fdt<'_>) -> Option<u32> {
     let node = fdt.find_compatible(&["arm,armv8-timer", "arm,armv7-timer"])?;
-    let v: heapless::Vec<u32, 12> = cells(node.property("interrupts")?.value).collect();
+    let v: heapless::Vec<u32, 12> = dtb::interrupts(&node).collect();
     Some(intid(*v.get(6)?, *v.get(7)?))
 }
 

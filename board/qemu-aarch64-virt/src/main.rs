@@ -21,17 +21,15 @@ mod pl011;
 mod platform;
 mod psci;
 
-use core::ptr::NonNull;
-
 use nanoqga::{Agent, AgentConfig, Storage};
 use nanoqga_board::BoardPrograms;
 use nanoqga_board::board::{Files, RamMap};
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
+use nanoqga_board::dtb;
 use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
 use static_cell::ConstStaticCell;
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::mmio::MmioTransport;
 
 use crate::platform::{Aarch64, Board};
 
@@ -66,7 +64,7 @@ struct Machine {
     gic: gic::Gic,
     uart_irq: u32,
     timer_irq: u32,
-    virtio: heapless::Vec<(usize, usize, Option<u32>), 32>,
+    virtio: heapless::Vec<dtb::Window, { dtb::WINDOWS }>,
 }
 
 fn read_dtb() -> Machine {
@@ -83,10 +81,8 @@ fn read_dtb() -> Machine {
     let fdt = unsafe { fdt::Fdt::from_ptr(DTB as *const u8) };
     match fdt {
         Ok(fdt) => {
-            m.cpus = u32::try_from(fdt.cpus().count()).unwrap_or(1).max(1);
-            for (slot, r) in m.ram.iter_mut().zip(fdt.memory().regions()) {
-                *slot = (r.starting_address as u64, r.size.unwrap_or(0) as u64);
-            }
+            m.cpus = dtb::cpus(&fdt);
+            m.ram = dtb::ram(&fdt);
             if let Some(g) = gic::Gic::from_dtb(&fdt) {
                 m.gic = g;
             }
@@ -99,20 +95,7 @@ fn read_dtb() -> Machine {
             {
                 m.uart_irq = id;
             }
-            for node in fdt.all_nodes() {
-                let is_virtio = node
-                    .compatible()
-                    .is_some_and(|c| c.all().any(|s| s == "virtio,mmio"));
-                if let (true, Some(mut regs)) = (is_virtio, node.reg())
-                    && let Some(r) = regs.next()
-                {
-                    let _ = m.virtio.push((
-                        r.starting_address as usize,
-                        r.size.unwrap_or(0x200),
-                        gic::node_intid(&node),
-                    ));
-                }
-            }
+            m.virtio = dtb::virtio_windows(&fdt, gic::node_intid);
         }
         Err(_) => {
             m.ram[0] = (0x4000_0000, 128 << 20);
@@ -126,23 +109,17 @@ fn read_dtb() -> Machine {
                 .push((base + i * size, size, Some(gic::intid(0, spi + i as u32))));
         }
     }
-    // QEMU lists the transports top-down; the device lands in the last.
-    m.virtio.sort_unstable();
     m
 }
 
 /// The virtio consoles among the MMIO transports, with their interrupts.
 fn consoles(
-    windows: &[(usize, usize, Option<u32>)],
+    windows: &[dtb::Window],
 ) -> impl Iterator<Item = (MmioTransport<'static>, Option<u32>)> + '_ {
-    windows.iter().filter_map(|&(addr, size, irq)| {
-        let header = NonNull::new(addr as *mut VirtIOHeader)?;
-        // SAFETY: each window is a virtio-mmio register block from the
-        // device tree (or the virt machine's fixed layout), identity-mapped
-        // as device memory, used by nothing else.
-        let t = unsafe { MmioTransport::new(header, size) }.ok()?;
-        (t.device_type() == DeviceType::Console).then_some((t, irq))
-    })
+    // SAFETY: each window is a virtio-mmio register block from the device
+    // tree (or the virt machine's fixed layout), identity-mapped as device
+    // memory by `mmu::enable`, used by nothing else.
+    unsafe { dtb::consoles(windows) }
 }
 
 /// The Rust entry, called by the boot code.

@@ -14,6 +14,7 @@ pub mod cell;
 pub mod civil;
 pub mod console;
 pub mod dma;
+pub mod dtb;
 pub mod files;
 pub mod info;
 pub mod ns16550;
