@@ -18,6 +18,11 @@ use crate::process::{Client, TempDir};
 pub const QEMU_X86_64: &str = "/usr/bin/qemu-system-x86_64";
 /// Path of the aarch64 system emulator.
 pub const QEMU_AARCH64: &str = "/usr/bin/qemu-system-aarch64";
+/// Path of the riscv64 system emulator.
+pub const QEMU_RISCV64: &str = "/usr/bin/qemu-system-riscv64";
+
+/// `-machine virt`: the riscv64 board's machine (QEMU's bundled OpenSBI).
+pub const RISCV64_VIRT: &[&str] = &["-machine", "virt"];
 
 /// `-machine virt -cpu cortex-a57`: the aarch64 board's machine.
 pub const AARCH64_VIRT: &[&str] = &["-machine", "virt", "-cpu", "cortex-a57"];
@@ -30,8 +35,9 @@ pub const ISA_SERIAL: &[&str] = &[
     "isa-serial,chardev=qga0",
 ];
 
-/// The aarch64 virt machine's PL011 on the QGA socket.
-pub const PL011_SERIAL: &[&str] = &[
+/// The virt machines' first UART (aarch64's PL011, riscv64's NS16550A) on
+/// the QGA socket.
+pub const VIRT_SERIAL: &[&str] = &[
     "-chardev",
     "socket,id=qga0,path={QGA},server=on,wait=off",
     "-serial",

@@ -6,7 +6,7 @@
 //! QMP's VSERPORT_CHANGE, a host that hangs up mid-request, power-off.
 
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, PL011_SERIAL, QEMU_AARCH64, Vm, VmConfig, build_board, libvirt_channel,
+    AARCH64_VIRT, QEMU_AARCH64, VIRT_SERIAL, Vm, VmConfig, build_board, libvirt_channel,
 };
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
@@ -38,7 +38,7 @@ fn vm(extra_machine: &[&str], devices: &[impl AsRef<str>], qmp: bool) -> Option<
 
 #[test]
 fn pl011_channel_serves_the_suite_and_sleeps_between_requests() {
-    let Some(vm) = vm(&[], PL011_SERIAL, false) else {
+    let Some(vm) = vm(&[], VIRT_SERIAL, false) else {
         return;
     };
     let mut c = vm.client();
@@ -51,7 +51,7 @@ fn pl011_channel_serves_the_suite_and_sleeps_between_requests() {
 /// register interface instead of GICv2's memory-mapped CPU interface.
 #[test]
 fn gic_v3_machine_serves_the_pl011_and_sleeps() {
-    let Some(vm) = vm(&["-machine", "gic-version=3"], PL011_SERIAL, false) else {
+    let Some(vm) = vm(&["-machine", "gic-version=3"], VIRT_SERIAL, false) else {
         return;
     };
     let mut c = vm.client();
@@ -98,7 +98,7 @@ fn shutdown(devices: &[impl AsRef<str>], mode: &str, extra: &[&str]) {
 
 #[test]
 fn pl011_powerdown_exits_qemu() {
-    shutdown(PL011_SERIAL, "powerdown", &[]);
+    shutdown(VIRT_SERIAL, "powerdown", &[]);
 }
 
 #[test]
@@ -108,12 +108,12 @@ fn virtio_powerdown_exits_qemu() {
 
 #[test]
 fn pl011_reboot_with_no_reboot_exits_qemu() {
-    shutdown(PL011_SERIAL, "reboot", &["-no-reboot"]);
+    shutdown(VIRT_SERIAL, "reboot", &["-no-reboot"]);
 }
 
 #[test]
 fn pl011_reboot_comes_back_fresh() {
-    let Some(vm) = vm(&[], PL011_SERIAL, true) else {
+    let Some(vm) = vm(&[], VIRT_SERIAL, true) else {
         return;
     };
     scenarios::reboot_comes_back_fresh(&vm);

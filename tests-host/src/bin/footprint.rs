@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nanoqga_tests_host::elf::sections;
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, ISA_SERIAL, PL011_SERIAL, QEMU_AARCH64, QEMU_X86_64, Vm, VmConfig, build_board,
+    AARCH64_VIRT, ISA_SERIAL, QEMU_AARCH64, QEMU_X86_64, VIRT_SERIAL, Vm, VmConfig, build_board,
     libvirt_channel,
 };
 
@@ -169,7 +169,7 @@ fn main() {
             qemu: QEMU_AARCH64,
             machine: AARCH64_VIRT,
             image: &a64,
-            devices: PL011_SERIAL,
+            devices: VIRT_SERIAL,
         },
         Case {
             board: "qemu-aarch64-virt",

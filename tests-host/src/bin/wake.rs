@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, Boot, PL011_SERIAL, QEMU_AARCH64, QEMU_X86_64, Vm, VmConfig, build_board,
+    AARCH64_VIRT, Boot, QEMU_AARCH64, QEMU_X86_64, VIRT_SERIAL, Vm, VmConfig, build_board,
 };
 use nanoqga_tests_host::uefi;
 use nanoqga_tests_host::{b64decode, b64encode};
@@ -224,7 +224,7 @@ fn main() {
         measure("x86_64 q35, COM1", &x86_cfg(com1)),
         measure("x86_64 q35, COM2 (COM1 a console)", &x86_cfg(com2)),
         measure("x86_64 q35, virtio-serial-pci", &x86_cfg(&pci)),
-        measure("aarch64 virt, PL011", &a64_cfg(PL011_SERIAL)),
+        measure("aarch64 virt, PL011", &a64_cfg(VIRT_SERIAL)),
         measure("aarch64 virt, virtio-mmio", &a64_cfg(&mmio)),
     ];
     let mut ovmf_idle = None;
