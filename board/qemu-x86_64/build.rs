@@ -1,14 +1,8 @@
-//! Links with `linker/qemu-x86_64.ld` and relinks when it changes.
+//! Links with `linker/qemu-x86_64.ld`, not position-independent (PVH
+//! enters at the physical address the ELF names).
+
+include!("../support/link.rs");
 
 fn main() {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir");
-    let script = format!("{dir}/../../linker/qemu-x86_64.ld");
-    println!("cargo:rerun-if-changed={script}");
-    // The machine script INCLUDEs the shared layout from the same directory.
-    println!("cargo:rerun-if-changed={dir}/../../linker/common.ld");
-    println!("cargo:rustc-link-arg-bins=-L{dir}/../../linker");
-    println!("cargo:rustc-link-arg-bins=-T{script}");
-    println!("cargo:rustc-link-arg-bins=--no-pie");
-    // The host name the image reports, chosen at build time.
-    println!("cargo:rerun-if-env-changed=NANOQGA_HOSTNAME");
+    link("qemu-x86_64.ld", &["--no-pie"]);
 }

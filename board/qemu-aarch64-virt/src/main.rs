@@ -21,31 +21,18 @@ mod pl011;
 mod platform;
 mod psci;
 
-use nanoqga::{Agent, AgentConfig, Storage};
-use nanoqga_board::BoardPrograms;
-use nanoqga_board::board::{Files, RamMap};
+use nanoqga_board::board::RamMap;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
 use nanoqga_board::dtb;
-use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
-use static_cell::ConstStaticCell;
+use nanoqga_board::serve::{serve, trace_channel};
+use nanoqga_board::start;
 use virtio_drivers::transport::mmio::MmioTransport;
 
-use crate::platform::{Aarch64, Board};
+use crate::platform::Aarch64;
 
 /// The virtio console, built in place (it is a few KiB).
 static CONSOLE: BootCell<Option<VirtioConsole<MmioTransport<'static>>>> = BootCell::new();
-static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
-static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
-/// Memory the health check tests.
-static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
-
-/// DMA arena for virtio: rings (two pages per queue, 18 queues for 8 ports)
-/// and the console's buffers.
-#[repr(C, align(4096))]
-struct Arena([u8; 192 * 1024]);
-static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 1024]));
-
 /// Where QEMU puts the device tree for a non-Linux `-kernel` ELF.
 const DTB: usize = 0x4000_0000;
 /// virtio-mmio transports on virt when the device tree is missing: base,
@@ -112,16 +99,6 @@ fn read_dtb() -> Machine {
     m
 }
 
-/// The virtio consoles among the MMIO transports, with their interrupts.
-fn consoles(
-    windows: &[dtb::Window],
-) -> impl Iterator<Item = (MmioTransport<'static>, Option<u32>)> + '_ {
-    // SAFETY: each window is a virtio-mmio register block from the device
-    // tree (or the virt machine's fixed layout), identity-mapped as device
-    // memory by `mmu::enable`, used by nothing else.
-    unsafe { dtb::consoles(windows) }
-}
-
 /// The Rust entry, called by the boot code.
 ///
 /// # Safety
@@ -135,7 +112,7 @@ pub unsafe extern "C" fn rust_main() -> ! {
     let clock = clock::Clock::init();
     let machine = read_dtb();
     // SAFETY: the arena is static RAM, identity-mapped, used by nothing else.
-    unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
+    unsafe { nanoqga_board::dma::init(start::take_dma_arena()) };
     let mut notes = heapless::String::<256>::new();
     machine.gic.init();
     machine.gic.enable(machine.timer_irq);
@@ -146,43 +123,27 @@ pub unsafe extern "C" fn rust_main() -> ! {
         psci::halt()
     };
     let gic = machine.gic;
-    if consoles(&machine.virtio).any(|(_, irq)| irq.is_none()) {
-        let _ = core::fmt::Write::write_str(&mut notes, "virtio console without interrupt; ");
-    }
-    let virtio = find_port(
-        consoles(&machine.virtio).map(|(t, irq)| {
-            if let Some(id) = irq {
-                gic.enable(id);
-            }
-            t
-        }),
+    // SAFETY: each window is a virtio-mmio register block from the device
+    // tree (or the virt machine's fixed layout), identity-mapped as device
+    // memory by `mmu::enable`, used by nothing else.
+    let virtio = unsafe {
+        dtb::find_console(
+            &machine.virtio,
+            |id| gic.enable(id),
+            clock::uptime_ns,
+            &mut notes,
+            slot,
+        )
+    };
+    let board = start::board(
+        Aarch64 { clock },
+        machine.cpus,
+        machine.ram,
         clock::uptime_ns,
-        &mut notes,
-        slot,
+        nanoqga_board::stack::high_water,
     );
-    let board = Board {
-        machine: Aarch64 { clock },
-        files: FILES.take(),
-        programs: BoardPrograms {
-            region: HEALTH_REGION.take(),
-            uptime_ns: clock::uptime_ns,
-            stack: nanoqga_board::stack::high_water,
-        },
-        power: None,
-        cpus: machine.cpus,
-        ram: machine.ram,
-    };
-    let mut agent = Agent::new(STORAGE.take(), board, AgentConfig::default());
-    let (channel, pending) = match virtio {
-        Found::Port(v) => (Channel::Virtio(v), None),
-        found => {
-            let pending = match found {
-                Found::Pending(v) => Some(v),
-                _ => None,
-            };
-            (Channel::Uart(uart), pending)
-        }
-    };
+    let mut agent = start::agent(board);
+    let (channel, pending) = start::choose(virtio, || Some(uart));
     agent.platform().trace(format_args!(
         "nanoqga {} on aarch64 virt: {} cpu(s), {} virtio-mmio window(s), {:?}, uart irq {}, timer irq {}",
         env!("CARGO_PKG_VERSION"),

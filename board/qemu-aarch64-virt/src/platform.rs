@@ -8,9 +8,6 @@ use nanoqga_board::Machine;
 use crate::clock::{Clock, uptime_ns};
 use crate::psci;
 
-/// The board of this image.
-pub type Board = nanoqga_board::Board<Aarch64>;
-
 /// The aarch64 virt machine: PL031 + generic timer clock, PSCI power.
 pub struct Aarch64 {
     /// Wall clock.
@@ -19,8 +16,6 @@ pub struct Aarch64 {
 
 impl Machine for Aarch64 {
     const ARCH: &'static str = "aarch64";
-    /// Linux's arm64 memory block size (with 4 KiB pages).
-    const MEMORY_BLOCK: u64 = 128 << 20;
     type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {

@@ -21,37 +21,19 @@ mod sbi;
 
 use core::fmt::Write as _;
 
-use nanoqga::{Agent, AgentConfig, Storage};
-use nanoqga_board::BoardPrograms;
-use nanoqga_board::board::{Files, RamMap};
+use nanoqga_board::board::RamMap;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
 use nanoqga_board::dtb;
 use nanoqga_board::ns16550::{Mmio, Ns16550};
-use nanoqga_board::serial;
-use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
-use static_cell::ConstStaticCell;
+use nanoqga_board::serve::serve;
+use nanoqga_board::start;
 use virtio_drivers::transport::mmio::MmioTransport;
 
-use crate::platform::{Board, Riscv64};
+use crate::platform::Riscv64;
 
 /// The virtio console, built in place (it is a few KiB).
 static CONSOLE: BootCell<Option<VirtioConsole<MmioTransport<'static>>>> = BootCell::new();
-static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
-static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
-/// The framer of the UART until it carries the channel (it does at once:
-/// it is the only one).
-static CANDIDATES: ConstStaticCell<[[u8; serial::CANDIDATE]; serial::MAX_PORTS]> =
-    ConstStaticCell::new([[0; serial::CANDIDATE]; serial::MAX_PORTS]);
-/// Memory the health check tests.
-static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
-
-/// DMA arena for virtio: rings (two pages per queue, 18 queues for 8 ports)
-/// and the console's buffers.
-#[repr(C, align(4096))]
-struct Arena([u8; 192 * 1024]);
-static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 1024]));
-
 /// The virt machine's fixed layout, for what the device tree does not say.
 const UART: (usize, u32) = (0x1000_0000, 10);
 const RTC: usize = 0x0010_1000;
@@ -170,7 +152,7 @@ pub unsafe extern "C" fn rust_main(hart: usize, dtb_addr: usize) -> ! {
     // SAFETY: the goldfish RTC's registers from the device tree.
     let rtc = unsafe { clock::Clock::new(machine.rtc) };
     // SAFETY: the arena is static RAM, identity-mapped, used by nothing else.
-    unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
+    unsafe { nanoqga_board::dma::init(start::take_dma_arena()) };
     let mut notes = heapless::String::<256>::new();
     let plic = plic::Plic::init(machine.plic, machine.context);
     plic.enable(machine.uart.1);
@@ -182,54 +164,43 @@ pub unsafe extern "C" fn rust_main(hart: usize, dtb_addr: usize) -> ! {
     };
     // SAFETY: each window is a virtio-mmio register block from the device
     // tree (or virt's fixed layout), identity-mapped, used by nothing else.
-    let consoles = unsafe { dtb::consoles(&machine.virtio) };
-    if machine.virtio.iter().any(|w| w.2.is_none()) {
-        let _ = write!(notes, "virtio-mmio window without interrupt; ");
-    }
-    let virtio = find_port(
-        consoles.map(|(t, irq)| {
-            if let Some(id) = irq {
-                plic.enable(id);
-            }
-            t
-        }),
-        clock::uptime_ns,
-        &mut notes,
-        slot,
-    );
-    let board = Board {
-        machine: Riscv64 {
+    let virtio = unsafe {
+        dtb::find_console(
+            &machine.virtio,
+            |id| plic.enable(id),
+            clock::uptime_ns,
+            &mut notes,
+            slot,
+        )
+    };
+    let board = start::board(
+        Riscv64 {
             clock: rtc,
             plic,
             time_ext,
             srst,
             test: machine.test,
         },
-        files: FILES.take(),
-        programs: BoardPrograms {
-            region: HEALTH_REGION.take(),
-            uptime_ns: clock::uptime_ns,
-            stack: nanoqga_board::stack::high_water,
-        },
-        power: None,
-        cpus: machine.cpus,
-        ram: machine.ram,
-    };
-    let mut agent = Agent::new(STORAGE.take(), board, AgentConfig::default());
-    let mut found = heapless::Vec::new();
-    if let Some(u) = uart {
-        let _ = found.push(u);
-    } else {
+        machine.cpus,
+        machine.ram,
+        clock::uptime_ns,
+        nanoqga_board::stack::high_water,
+    );
+    let mut agent = start::agent(board);
+    if uart.is_none() {
         let _ = write!(notes, "no NS16550 at {:#x}; ", machine.uart.0);
     }
-    let ports = serial::Ports::new(found, CANDIDATES.take());
-    let (channel, pending) = match (virtio, ports) {
-        (Found::Port(v), _) => (Channel::Virtio(v), None),
-        (Found::Pending(v), Some(p)) => (Channel::Uart(p), Some(v)),
-        (Found::Pending(v), None) => (Channel::Mute, Some(v)),
-        (Found::None, Some(p)) => (Channel::Uart(p), None),
-        (Found::None, None) => (Channel::Mute, None),
-    };
+    let (channel, pending) = start::channel(
+        virtio,
+        || {
+            let mut found = heapless::Vec::new();
+            if let Some(u) = uart {
+                let _ = found.push(u);
+            }
+            found
+        },
+        &mut notes,
+    );
     agent.platform().trace(format_args!(
         "nanoqga {} on riscv64 virt: hart {hart}, {} cpu(s), {} virtio-mmio window(s), PLIC {:#x} context {}, uart irq {}, SBI TIME {time_ext}, SRST {srst}",
         env!("CARGO_PKG_VERSION"),
@@ -239,10 +210,7 @@ pub unsafe extern "C" fn rust_main(hart: usize, dtb_addr: usize) -> ! {
         machine.context,
         machine.uart.1,
     ));
-    if !notes.is_empty() {
-        agent.platform().trace(format_args!("{notes}"));
-    }
-    trace_channel(agent.platform(), &channel, "NS16550A");
+    start::trace_start(agent.platform(), &notes, &channel, "NS16550A");
     serve(&mut agent, channel, pending)
 }
 

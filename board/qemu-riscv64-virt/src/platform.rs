@@ -8,9 +8,6 @@ use crate::clock::{self, Clock};
 use crate::plic::{self, Plic};
 use crate::sbi;
 
-/// The board of this image.
-pub type Board = nanoqga_board::Board<Riscv64>;
-
 /// The SiFive test device's commands (power off, reset).
 const TEST_PASS: u32 = 0x5555;
 const TEST_RESET: u32 = 0x7777;
@@ -52,8 +49,6 @@ pub fn halt() -> ! {
 
 impl Machine for Riscv64 {
     const ARCH: &'static str = "riscv64";
-    /// Linux's riscv memory block size (`SECTION_SIZE_BITS` 27).
-    const MEMORY_BLOCK: u64 = 128 << 20;
     type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {

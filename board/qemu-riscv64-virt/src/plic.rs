@@ -22,13 +22,30 @@ use core::arch::asm;
 
 use crate::sbi;
 
-const PRIORITY: usize = 0x0;
-const ENABLE: usize = 0x2000;
-const ENABLE_STRIDE: usize = 0x80;
-const CONTEXT: usize = 0x20_0000;
-const CONTEXT_STRIDE: usize = 0x1000;
-const THRESHOLD: usize = 0x0;
-const CLAIM: usize = 0x4;
+/// The register map (the RISC-V PLIC specification's layout), as byte
+/// offsets from the base.
+mod reg {
+    /// Source `irq`'s priority (0 never interrupts).
+    pub const fn priority(irq: usize) -> usize {
+        4 * irq
+    }
+
+    /// The enable word holding source `irq`'s bit for `context`.
+    pub const fn enable(context: usize, irq: usize) -> usize {
+        0x2000 + 0x80 * context + irq / 32 * 4
+    }
+
+    /// `context`'s priority threshold (a source interrupts above it).
+    pub const fn threshold(context: usize) -> usize {
+        0x20_0000 + 0x1000 * context
+    }
+
+    /// `context`'s claim/complete register: a read claims the highest
+    /// pending source, writing its number back completes it.
+    pub const fn claim(context: usize) -> usize {
+        threshold(context) + 4
+    }
+}
 
 /// `sie` bits: supervisor timer and external interrupts.
 const SIE_STIE: usize = 1 << 5;
@@ -59,35 +76,32 @@ impl Plic {
     /// external interrupts enabled in `sie`.
     pub fn init(base: usize, context: usize) -> Plic {
         let p = Plic { base, context };
-        write32(p.ctx(THRESHOLD), 0);
+        write32(base + reg::threshold(context), 0);
         // SAFETY: enabling interrupt sources in `sie` with `sstatus.SIE`
         // clear only lets them end `wfi`; no trap is taken.
         unsafe { asm!("csrs sie, {}", in(reg) SIE_STIE | SIE_SEIE, options(nomem, nostack)) };
         p
     }
 
-    fn ctx(&self, reg: usize) -> usize {
-        self.base + CONTEXT + self.context * CONTEXT_STRIDE + reg
-    }
-
     /// Enables source `irq` for this context.
     pub fn enable(&self, irq: u32) {
         let irq = irq as usize;
-        write32(self.base + PRIORITY + irq * 4, 1);
-        let word = self.base + ENABLE + self.context * ENABLE_STRIDE + irq / 32 * 4;
+        write32(self.base + reg::priority(irq), 1);
+        let word = self.base + reg::enable(self.context, irq);
         write32(word, read32(word) | 1 << (irq % 32));
     }
 
     /// Claims and completes every pending source; how many there were.
     fn acknowledge(&self) -> usize {
         let mut n = 0;
+        let claim = self.base + reg::claim(self.context);
         // Bounded: a source re-pends only when its device asserts anew.
         for _ in 0..64 {
-            let id = read32(self.ctx(CLAIM));
+            let id = read32(claim);
             if id == 0 {
                 break;
             }
-            write32(self.ctx(CLAIM), id);
+            write32(claim, id);
             n += 1;
         }
         n

@@ -19,40 +19,23 @@ mod irq;
 mod platform;
 mod power;
 
-use nanoqga::{Agent, AgentConfig, Storage};
-use nanoqga_board::BoardPrograms;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
-use nanoqga_board::serial::{self, Uart};
-use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
-use nanoqga_board::x86::com::{self, Com};
+use nanoqga_board::serve::{find_port, serve};
+use nanoqga_board::start;
+use nanoqga_board::x86::com;
 use nanoqga_board::x86::pci;
 // Port I/O (shared with the UEFI application) as `crate::io`.
 use nanoqga_board::x86::io;
 use pvh::start_info::reader::StartInfoReader;
-use static_cell::ConstStaticCell;
 
-use nanoqga_board::board::{Files, RamMap};
+use nanoqga_board::board::RamMap;
 
-use crate::platform::{Board, X86};
+use crate::platform::X86;
 
 /// The virtio console, built in place (it is a few KiB).
 static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::PciTransport>>> =
     BootCell::new();
-static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
-static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
-/// The framers of serial ports that do not (yet) carry the channel.
-static CANDIDATES: ConstStaticCell<[[u8; serial::CANDIDATE]; serial::MAX_PORTS]> =
-    ConstStaticCell::new([[0; serial::CANDIDATE]; serial::MAX_PORTS]);
-/// Memory the health check tests.
-static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
-
-/// DMA arena for virtio: rings (two pages per queue, 18 queues for 8 ports)
-/// and the console's buffers.
-#[repr(C, align(4096))]
-struct Arena([u8; 192 * 1024]);
-static DMA_ARENA: ConstStaticCell<Arena> = ConstStaticCell::new(Arena([0; 192 * 1024]));
-
 /// Boot progress marks on QEMU's debug console (port 0xE9).
 fn mark(s: &str) {
     for b in s.bytes() {
@@ -88,7 +71,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     irq::init();
     // SAFETY: the arena is static memory in the identity-mapped first 4 GiB,
     // used by nothing else.
-    unsafe { nanoqga_board::dma::init(&mut DMA_ARENA.take().0) };
+    unsafe { nanoqga_board::dma::init(start::take_dma_arena()) };
     mark("boot: dma\n");
     let mut notes = heapless::String::<256>::new();
     mark("boot: pci scan\n");
@@ -109,42 +92,28 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         &mut notes,
         slot,
     );
-    let board = Board {
-        machine: X86 { clock, acpi },
-        files: FILES.take(),
-        programs: BoardPrograms {
-            region: HEALTH_REGION.take(),
-            uptime_ns: clock::uptime_ns,
-            stack: nanoqga_board::stack::high_water,
-        },
-        power: None,
-        cpus: acpi.cpus,
+    let board = start::board(
+        X86 { clock, acpi },
+        acpi.cpus,
         ram,
-    };
-    let mut agent = Agent::new(STORAGE.take(), board, AgentConfig::default());
-    let (channel, pending) = match virtio {
-        Found::Port(v) => (Channel::Virtio(v), None),
-        found => {
-            let pending = match found {
-                Found::Pending(v) => Some(v),
-                _ => None,
-            };
-            let mut found: heapless::Vec<Com, 4> = heapless::Vec::new();
+        clock::uptime_ns,
+        nanoqga_board::stack::high_water,
+    );
+    let mut agent = start::agent(board);
+    let (channel, pending) = start::channel(
+        virtio,
+        || {
+            let mut found = heapless::Vec::new();
             for (base, line) in com::PORTS {
                 if let Some(c) = com::probe(base, Some(line)) {
                     irq::enable(line);
                     let _ = found.push(c);
                 }
             }
-            match serial::Ports::new(found, CANDIDATES.take()) {
-                Some(ports) => (Channel::Uart(ports), pending),
-                None => {
-                    let _ = core::fmt::Write::write_str(&mut notes, "no serial port; ");
-                    (Channel::Mute, pending)
-                }
-            }
-        }
-    };
+            found
+        },
+        &mut notes,
+    );
     agent.platform().trace(format_args!(
         "nanoqga {} on x86_64: {} cpu(s), pm1a {:?}, s5 {}, reset {:?}, hpet {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -154,22 +123,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
         acpi.reset,
         acpi.hpet
     ));
-    if !notes.is_empty() {
-        agent.platform().trace(format_args!("{notes}"));
-    }
-    if let Channel::Uart(ports) = &channel {
-        let mut names = heapless::String::<64>::new();
-        for name in ports.names() {
-            let _ = core::fmt::Write::write_fmt(&mut names, format_args!("{name} "));
-        }
-        let owner = ports
-            .owner()
-            .map_or("the first to receive a request", Uart::name);
-        agent
-            .platform()
-            .trace(format_args!("serial ports: {names}(channel: {owner})"));
-    }
-    trace_channel(agent.platform(), &channel, "16550");
+    start::trace_start(agent.platform(), &notes, &channel, "16550");
     serve(&mut agent, channel, pending)
 }
 

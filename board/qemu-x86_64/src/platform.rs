@@ -8,9 +8,6 @@ use crate::acpi::Acpi;
 use crate::clock::{Clock, uptime_ns};
 use crate::power;
 
-/// The board of this image.
-pub type Board = nanoqga_board::Board<X86>;
-
 /// The x86_64 machine: CMOS RTC + HPET clock, ACPI power, debug console
 /// at 0xE9.
 pub struct X86 {
@@ -37,8 +34,6 @@ impl core::fmt::Write for DebugCon {
 
 impl Machine for X86 {
     const ARCH: &'static str = "x86_64";
-    /// Linux's x86 memory block size.
-    const MEMORY_BLOCK: u64 = 128 << 20;
     type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {

@@ -17,6 +17,8 @@ use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 
 use crate::board::RamMap;
+use crate::console::VirtioConsole;
+use crate::serve::{Found, find_port};
 
 /// A virtio-mmio window: base, size, interrupt.
 pub type Window = (usize, usize, Option<u32>);
@@ -100,4 +102,33 @@ pub unsafe fn consoles(
         let t = unsafe { MmioTransport::new(header, size) }.ok()?;
         (t.device_type() == DeviceType::Console).then_some((t, irq))
     })
+}
+
+/// [`find_port`] over the virtio consoles among `windows`, each one's
+/// interrupt enabled with `enable` as it is tried; a console without one
+/// is noted (it is served when the agent polls, as the timer wakes it).
+///
+/// # Safety
+/// As [`consoles`].
+pub unsafe fn find_console(
+    windows: &[Window],
+    mut enable: impl FnMut(u32),
+    uptime_ns: impl Fn() -> u64,
+    notes: &mut impl core::fmt::Write,
+    slot: &'static mut Option<VirtioConsole<MmioTransport<'static>>>,
+) -> Found<MmioTransport<'static>> {
+    let mut without_interrupt = false;
+    // SAFETY: the caller's contract.
+    let transports = unsafe { consoles(windows) }.map(|(t, irq)| {
+        match irq {
+            Some(id) => enable(id),
+            None => without_interrupt = true,
+        }
+        t
+    });
+    let found = find_port(transports, uptime_ns, notes, slot);
+    if without_interrupt {
+        let _ = notes.write_str("virtio console without interrupt; ");
+    }
+    found
 }

@@ -22,6 +22,7 @@ pub mod programs;
 pub mod serial;
 pub mod serve;
 pub mod stack;
+pub mod start;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 

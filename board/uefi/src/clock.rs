@@ -2,7 +2,8 @@
 //!
 //! Contract:
 //! * [`uptime_ns`] counts from [`calibrate`], which measures the TSC against
-//!   the firmware's `Stall` for 5 ms at start-up. Before calibration it is 0.
+//!   the firmware's `Stall` at start-up (the shortest of five 2 ms rounds).
+//!   Before calibration it is 0.
 //! * [`Clock`] is the wall clock. `GetTime` has one-second resolution (on
 //!   QEMU it reads the CMOS RTC), so the clock anchors on `GetTime` once and
 //!   runs on the TSC from there; while the agent polls it watches `GetTime`
@@ -33,11 +34,24 @@ fn tsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Measures the TSC's rate against the firmware's `Stall` (5 ms).
+/// Calibration rounds, and the `Stall` each measures the TSC across.
+const CALIBRATION_ROUNDS: u32 = 5;
+const CALIBRATION_STALL_US: u64 = 2_000;
+
+/// Measures the TSC's rate against the firmware's `Stall` (OVMF's counts
+/// the ACPI PM timer): the shortest of five 2 ms rounds. A `Stall` can only
+/// overrun (the vCPU descheduled as it ends on a busy host), never end
+/// early, so the shortest round is the truest; one overrun round would
+/// otherwise slow the clock for the whole run.
 pub fn calibrate() {
+    let mut best = u64::MAX;
     let t0 = tsc();
-    uefi::boot::stall(Duration::from_millis(5));
-    let per_ms = (tsc().wrapping_sub(t0) / 5).max(1);
+    for _ in 0..CALIBRATION_ROUNDS {
+        let start = tsc();
+        uefi::boot::stall(Duration::from_micros(CALIBRATION_STALL_US));
+        best = best.min(tsc().wrapping_sub(start));
+    }
+    let per_ms = (best * 1000 / CALIBRATION_STALL_US).max(1);
     TSC_AT_START.store(t0, Ordering::Relaxed);
     TSC_PER_MS.store(per_ms, Ordering::Relaxed);
 }

@@ -73,8 +73,6 @@ fn halt() -> ! {
 
 impl Machine for Uefi {
     const ARCH: &'static str = "x86_64";
-    /// Linux's x86 memory block size.
-    const MEMORY_BLOCK: u64 = 128 << 20;
     type Clock = Clock;
 
     fn uptime_ns(&self) -> u64 {

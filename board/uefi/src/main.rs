@@ -27,15 +27,12 @@ mod volume;
 
 use core::fmt::Write as _;
 
-use nanoqga::{Agent, AgentConfig, Storage};
-use nanoqga_board::board::Files;
 use nanoqga_board::cell::BootCell;
 use nanoqga_board::console::VirtioConsole;
-use nanoqga_board::serial::{self, Uart};
-use nanoqga_board::serve::{Channel, Found, find_port, serve, trace_channel};
-use nanoqga_board::x86::com::{self, Com};
+use nanoqga_board::serve::{find_port, serve};
+use nanoqga_board::start;
+use nanoqga_board::x86::com;
 use nanoqga_board::x86::pci;
-use nanoqga_board::{Board, BoardPrograms};
 use static_cell::ConstStaticCell;
 use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::{Status, entry};
@@ -49,13 +46,6 @@ use crate::volume::Volume;
 /// The virtio console, built in place (it is a few KiB).
 static CONSOLE: BootCell<Option<VirtioConsole<virtio_drivers::transport::pci::PciTransport>>> =
     BootCell::new();
-static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
-static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
-/// The framers of serial ports that do not (yet) carry the channel.
-static CANDIDATES: ConstStaticCell<[[u8; serial::CANDIDATE]; serial::MAX_PORTS]> =
-    ConstStaticCell::new([[0; serial::CANDIDATE]; serial::MAX_PORTS]);
-/// Memory the health check tests.
-static HEALTH_REGION: ConstStaticCell<[u8; 64 * 1024]> = ConstStaticCell::new([0; 64 * 1024]);
 /// The images `guest-exec` boots (their paths and load options).
 static IMAGES: ConstStaticCell<Images> = ConstStaticCell::new(Images::new());
 
@@ -106,53 +96,39 @@ extern "efiapi" fn run() -> ! {
         slot,
     );
     let mut serial_fw = SerialHandles::none();
-    let (channel, pending) = match virtio {
-        Found::Port(v) => (Channel::Virtio(v), None),
-        found => {
-            let pending = match found {
-                Found::Pending(v) => Some(v),
-                _ => None,
-            };
+    let (channel, pending) = start::channel(
+        virtio,
+        || {
             // Take the COM ports out of the firmware's console first, so it
             // writes nothing more on them; polled, without interrupts.
             serial_fw = SerialHandles::take_all();
-            for base in serial_fw.bases() {
-                let _ = write!(
-                    notes,
-                    "{} taken from the firmware console; ",
-                    com::name(base)
-                );
-            }
-            let mut ports: heapless::Vec<Com, 4> = heapless::Vec::new();
+            let mut ports = heapless::Vec::new();
             for (base, _) in com::PORTS {
                 if let Some(c) = com::probe(base, None) {
                     let _ = ports.push(c);
                 }
             }
-            match serial::Ports::new(ports, CANDIDATES.take()) {
-                Some(p) => (Channel::Uart(p), pending),
-                None => {
-                    let _ = write!(notes, "no serial port; ");
-                    (Channel::Mute, pending)
-                }
-            }
-        }
-    };
+            ports
+        },
+        &mut notes,
+    );
+    for base in serial_fw.bases() {
+        let _ = write!(
+            notes,
+            "{} taken from the firmware console; ",
+            com::name(base)
+        );
+    }
     let ram = platform::ram();
     let cpus = cpu_count();
     let firmware = Firmware::read();
-    let board = Board {
-        machine: Uefi::new(clock),
-        files: FILES.take(),
-        programs: BoardPrograms {
-            region: HEALTH_REGION.take(),
-            uptime_ns: clock::uptime_ns,
-            stack: stack::high_water,
-        },
-        power: None,
+    let board = start::board(
+        Uefi::new(clock),
         cpus,
-        ram: ram.map,
-    };
+        ram.map,
+        clock::uptime_ns,
+        stack::high_water,
+    );
     let volume = Volume::of_image();
     if !volume.present() {
         let _ = write!(notes, "no boot volume; ");
@@ -166,7 +142,7 @@ extern "efiapi" fn run() -> ! {
         firmware,
         last_busy: 0,
     };
-    let mut agent = Agent::new(STORAGE.take(), platform, AgentConfig::default());
+    let mut agent = start::agent(platform);
     let p = agent.platform();
     p.board.trace(format_args!(
         "nanoqga {} on x86_64 UEFI: {}, {} CPUs, {} KiB RAM in {} map entries",
@@ -187,21 +163,7 @@ extern "efiapi" fn run() -> ! {
     } else {
         let _ = write!(notes, "no Timer protocol: the firmware's tick throughout; ");
     }
-    if !notes.is_empty() {
-        p.board.trace(format_args!("{notes}"));
-    }
-    if let Channel::Uart(ports) = &channel {
-        let mut names = heapless::String::<64>::new();
-        for name in ports.names() {
-            let _ = write!(names, "{name} ");
-        }
-        let owner = ports
-            .owner()
-            .map_or("the first to receive a request", Uart::name);
-        p.board
-            .trace(format_args!("serial ports: {names}(channel: {owner})"));
-    }
-    trace_channel(agent.platform(), &channel, "16550");
+    start::trace_start(agent.platform(), &notes, &channel, "16550");
     serve(&mut agent, channel, pending)
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use nanoqga_tests_host::elf::sections;
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, ISA_SERIAL, QEMU_AARCH64, QEMU_X86_64, VIRT_SERIAL, Vm, VmConfig, build_board,
-    libvirt_channel,
+    AARCH64_VIRT, ISA_SERIAL, QEMU_AARCH64, QEMU_RISCV64, QEMU_X86_64, RISCV64_VIRT, VIRT_SERIAL,
+    Vm, VmConfig, build_board, libvirt_channel,
 };
 
 fn kib(b: u64) -> String {
@@ -110,7 +110,12 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let x86 = build_board("qemu-x86_64", "x86_64-unknown-none");
     let a64 = build_board("qemu-aarch64-virt", "aarch64-unknown-none");
-    for (name, img) in [("qemu-x86_64", &x86), ("qemu-aarch64-virt", &a64)] {
+    let rv64 = build_board("qemu-riscv64-virt", "riscv64gc-unknown-none-elf");
+    for (name, img) in [
+        ("qemu-x86_64", &x86),
+        ("qemu-aarch64-virt", &a64),
+        ("qemu-riscv64-virt", &rv64),
+    ] {
         let s = sections(img);
         println!(
             "| {name} | {} | {} | {} | {} | {} |",
@@ -179,6 +184,22 @@ fn main() {
             image: &a64,
             devices: &mmio,
         },
+        Case {
+            board: "qemu-riscv64-virt",
+            channel: "NS16550A",
+            qemu: QEMU_RISCV64,
+            machine: RISCV64_VIRT,
+            image: &rv64,
+            devices: VIRT_SERIAL,
+        },
+        Case {
+            board: "qemu-riscv64-virt",
+            channel: "virtio-serial-device (mmio)",
+            qemu: QEMU_RISCV64,
+            machine: RISCV64_VIRT,
+            image: &rv64,
+            devices: &mmio,
+        },
     ];
 
     println!(
@@ -224,10 +245,10 @@ fn main() {
         // A full suite run first, so the stack figure covers every command.
         nanoqga_tests_host::suite::run(
             &mut c,
-            if case.qemu == QEMU_X86_64 {
-                "x86_64"
-            } else {
-                "aarch64"
+            match case.qemu {
+                QEMU_X86_64 => "x86_64",
+                QEMU_RISCV64 => "riscv64",
+                _ => "aarch64",
             },
         );
         let h = c.call(r#"{"execute":"guest-file-open","arguments":{"path":"/tmp/f","mode":"w+"}}"#)["return"]

@@ -1,8 +1,9 @@
 //! Idle cost and wire rates of the bare-metal boards, per wiring.
 //!
 //! For each board and wiring (COM1, COM2, virtio-pci on x86_64 q35; PL011
-//! and virtio-mmio on aarch64 virt; the UEFI application under OVMF on
-//! COM1 and virtio-pci), one boot measures:
+//! and virtio-mmio on aarch64 virt; the NS16550A and virtio-mmio on
+//! riscv64 virt; the UEFI application under OVMF on COM1 and virtio-pci),
+//! one boot measures:
 //!
 //! * boot to first answer (QEMU started to the first `guest-sync-delimited`
 //!   reply; for the UEFI application that includes OVMF's boot);
@@ -27,7 +28,8 @@
 use std::time::{Duration, Instant};
 
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, Boot, QEMU_AARCH64, QEMU_X86_64, VIRT_SERIAL, Vm, VmConfig, build_board,
+    AARCH64_VIRT, Boot, QEMU_AARCH64, QEMU_RISCV64, QEMU_X86_64, RISCV64_VIRT, VIRT_SERIAL, Vm,
+    VmConfig, build_board,
 };
 use nanoqga_tests_host::uefi;
 use nanoqga_tests_host::{b64decode, b64encode};
@@ -176,6 +178,7 @@ fn ovmf_alone_idle() -> f64 {
 fn main() {
     let x86 = build_board("qemu-x86_64", "x86_64-unknown-none");
     let a64 = build_board("qemu-aarch64-virt", "aarch64-unknown-none");
+    let rv64 = build_board("qemu-riscv64-virt", "riscv64gc-unknown-none-elf");
     let q35: &[&str] = &["-machine", "q35"];
     let virtio_port = [
         "-chardev",
@@ -217,6 +220,13 @@ fn main() {
         devices,
         qmp: false,
     };
+    let rv64_cfg = |devices| VmConfig {
+        qemu: QEMU_RISCV64,
+        machine: RISCV64_VIRT,
+        image: &rv64,
+        devices,
+        qmp: false,
+    };
     let uefi_vm = |devices: &[&str]| {
         uefi::boot(uefi::Volume::Directory, &[], devices, "256M", false).map(|f| f.vm)
     };
@@ -226,6 +236,8 @@ fn main() {
         measure("x86_64 q35, virtio-serial-pci", &x86_cfg(&pci)),
         measure("aarch64 virt, PL011", &a64_cfg(VIRT_SERIAL)),
         measure("aarch64 virt, virtio-mmio", &a64_cfg(&mmio)),
+        measure("riscv64 virt, NS16550A", &rv64_cfg(VIRT_SERIAL)),
+        measure("riscv64 virt, virtio-mmio", &rv64_cfg(&mmio)),
     ];
     let mut ovmf_idle = None;
     if let Some(vm) = uefi_vm(com1) {
