@@ -44,6 +44,22 @@ pub const VIRT_SERIAL: &[&str] = &[
     "chardev:qga0",
 ];
 
+/// A hand-written QEMU line's agent channel, as users of `qemu-run.sh`
+/// and the boards' READMEs type it: the virtio-serial `controller` (its
+/// `-device` driver), the port `org.qemu.guest_agent.0` on the QGA
+/// socket, and no port id, so QEMU sends no `VSERPORT_CHANGE` events
+/// (which, under TCG, also wake its main loop: the case libvirt's ids hide).
+pub fn hand_written_channel(controller: &str) -> Vec<String> {
+    vec![
+        "-device".into(),
+        format!("{controller},id=vs0"),
+        "-chardev".into(),
+        "socket,id=qga0,path={QGA},server=on,wait=off".into(),
+        "-device".into(),
+        "virtserialport,bus=vs0.0,nr=1,chardev=qga0,name=org.qemu.guest_agent.0".into(),
+    ]
+}
+
 /// libvirt's device lines for a guest agent channel: the virtio-serial
 /// controller (`controller` is its `-device` value), the agent port
 /// `org.qemu.guest_agent.0` as `channel0` on the QGA socket, and an

@@ -59,6 +59,20 @@ pub fn libvirt_channel_serves_the_suite(vm: &Vm, machine: &str) {
     sleeping(&mut c, vm.debug_log().as_deref());
 }
 
+/// A client that connected as QEMU started, before the guest opened its
+/// side of the port, is answered at once (no other event needed), and
+/// keeps being answered.
+pub fn client_connected_at_boot_is_answered(vm: &Vm) {
+    let mut c = vm.client();
+    c.resync(0xB007);
+    for id in 0..3 {
+        let r = c.call(&format!(
+            r#"{{"execute":"guest-sync","arguments":{{"id":{id}}}}}"#
+        ));
+        assert_eq!(r["return"], id, "{r}");
+    }
+}
+
 /// The host leaves with half a request sent, then three clients in turn
 /// resync, get their `guest-sync` answered, and leave mid-reply.
 pub fn host_disconnect_mid_request_then_resync_recovers(vm: &Vm) {

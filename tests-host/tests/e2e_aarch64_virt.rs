@@ -6,7 +6,8 @@
 //! QMP's VSERPORT_CHANGE, a host that hangs up mid-request, power-off.
 
 use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, QEMU_AARCH64, VIRT_SERIAL, Vm, VmConfig, build_board, libvirt_channel,
+    AARCH64_VIRT, QEMU_AARCH64, VIRT_SERIAL, Vm, VmConfig, build_board, hand_written_channel,
+    libvirt_channel,
 };
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
@@ -117,4 +118,12 @@ fn pl011_reboot_comes_back_fresh() {
         return;
     };
     scenarios::reboot_comes_back_fresh(&vm);
+}
+
+#[test]
+fn hand_written_virtio_line_answers_a_client_connected_at_boot() {
+    let Some(vm) = vm(&[], &hand_written_channel("virtio-serial-device"), false) else {
+        return;
+    };
+    scenarios::client_connected_at_boot_is_answered(&vm);
 }

@@ -6,7 +6,8 @@
 //! QMP's VSERPORT_CHANGE, a host that hangs up mid-request, power-off.
 
 use nanoqga_tests_host::qemu::{
-    QEMU_RISCV64, RISCV64_VIRT, VIRT_SERIAL, Vm, VmConfig, build_board, libvirt_channel,
+    QEMU_RISCV64, RISCV64_VIRT, VIRT_SERIAL, Vm, VmConfig, build_board, hand_written_channel,
+    libvirt_channel,
 };
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
@@ -103,4 +104,12 @@ fn uart_reboot_comes_back_fresh() {
         return;
     };
     scenarios::reboot_comes_back_fresh(&vm);
+}
+
+#[test]
+fn hand_written_virtio_line_answers_a_client_connected_at_boot() {
+    let Some(vm) = vm(&[], &hand_written_channel("virtio-serial-device"), false) else {
+        return;
+    };
+    scenarios::client_connected_at_boot_is_answered(&vm);
 }

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use nanoqga_tests_host::process::Client;
-use nanoqga_tests_host::qemu::{QEMU_X86_64, Vm, VmConfig, build_board, libvirt_channel};
+use nanoqga_tests_host::qemu::{
+    QEMU_X86_64, Vm, VmConfig, build_board, hand_written_channel, libvirt_channel,
+};
 use nanoqga_tests_host::{require_tool, scenarios, suite};
 
 /// libvirt's lines for `<channel type='unix'><target type='virtio'
@@ -159,4 +161,16 @@ fn single_port_device_without_multiport_is_served() {
         c.call(r#"{"execute":"guest-sync","arguments":{"id":4}}"#)["return"],
         4
     );
+}
+
+#[test]
+fn hand_written_virtio_line_answers_a_client_connected_at_boot() {
+    let Some(vm) = boot(
+        &["-machine", "q35"],
+        &hand_written_channel("virtio-serial-pci"),
+        false,
+    ) else {
+        return;
+    };
+    scenarios::client_connected_at_boot_is_answered(&vm);
 }

@@ -19,6 +19,8 @@
 //! 4. The port named [`AGENT_PORT`] is served: its receive buffers are posted
 //!    and the guest side is opened (PORT_OPEN 1), which QEMU reports to
 //!    management as `VSERPORT_CHANGE open: true` (libvirt waits for it).
+//!    The receive queue is kicked once more after the open is sent: under
+//!    TCG nothing else makes QEMU read a client that connected before.
 //!    Console ports are opened as the spec requires; other ports are left
 //!    alone.
 //! 5. A host hang-up (PORT_OPEN 0 on the served port) discards what the
@@ -192,6 +194,15 @@ impl<const N: usize> Ring<N> {
             t.notify(self.index);
         }
     }
+}
+
+/// A control message: port id, event, value (little-endian).
+fn ctrl_message(id: u32, event: u16, value: u16) -> [u8; 8] {
+    let mut m = [0u8; 8];
+    m[..4].copy_from_slice(&id.to_le_bytes());
+    m[4..6].copy_from_slice(&event.to_le_bytes());
+    m[6..].copy_from_slice(&value.to_le_bytes());
+    m
 }
 
 /// Receive queue index of port `p`.
@@ -474,11 +485,7 @@ impl<T: Transport> VirtioConsole<T> {
     }
 
     fn send_ctrl(&mut self, id: u32, event: u16, value: u16) {
-        let mut m = [0u8; 8];
-        m[..4].copy_from_slice(&id.to_le_bytes());
-        m[4..6].copy_from_slice(&event.to_le_bytes());
-        m[6..].copy_from_slice(&value.to_le_bytes());
-        let _ = self.ctrl_out.push_back(m);
+        let _ = self.ctrl_out.push_back(ctrl_message(id, event, value));
         self.flush_ctrl();
     }
 
@@ -492,6 +499,8 @@ impl<T: Transport> VirtioConsole<T> {
         }
         free.retain(|i| !tx.posted.iter().any(|&(_, p)| usize::from(p) == *i));
         let mut sent = false;
+        let mut opened = false;
+        let served = self.served.as_ref().map(|(p, _, _)| *p as u32);
         while let (Some(&m), Some(i)) = (self.ctrl_out.front(), free.pop()) {
             tx.bufs[i][..8].copy_from_slice(&m);
             if !tx.post_tx(i, 8) {
@@ -499,9 +508,19 @@ impl<T: Transport> VirtioConsole<T> {
             }
             self.ctrl_out.pop_front();
             sent = true;
+            opened |= m == ctrl_message(served.unwrap_or(u32::MAX), PORT_OPEN, 1);
         }
         if sent {
             tx.notify(&mut self.transport);
+        }
+        if opened && let Some((_, rx, _)) = self.served.as_mut() {
+            // QEMU looks at the port's chardev again only when its main
+            // loop wakes, and opening the guest side (handled on the vCPU
+            // thread under TCG) does not wake it: a client that connected
+            // first would wait for an unrelated event (a management
+            // VSERPORT_CHANGE, a timer). A kick of the receive queue after
+            // the open makes QEMU accept input at once.
+            self.transport.notify(rx.index);
         }
     }
 

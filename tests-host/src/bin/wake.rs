@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use nanoqga_tests_host::qemu::{
     AARCH64_VIRT, Boot, QEMU_AARCH64, QEMU_RISCV64, QEMU_X86_64, RISCV64_VIRT, VIRT_SERIAL, Vm,
-    VmConfig, build_board,
+    VmConfig, build_board, hand_written_channel,
 };
 use nanoqga_tests_host::uefi;
 use nanoqga_tests_host::{b64decode, b64encode};
@@ -180,16 +180,10 @@ fn main() {
     let a64 = build_board("qemu-aarch64-virt", "aarch64-unknown-none");
     let rv64 = build_board("qemu-riscv64-virt", "riscv64gc-unknown-none-elf");
     let q35: &[&str] = &["-machine", "q35"];
-    let virtio_port = [
-        "-chardev",
-        "socket,id=qga0,path={QGA},server=on,wait=off",
-        "-device",
-        "virtserialport,bus=vs0.0,nr=1,chardev=qga0,name=org.qemu.guest_agent.0",
-    ];
-    let mut pci = vec!["-device", "virtio-serial-pci,id=vs0"];
-    pci.extend_from_slice(&virtio_port);
-    let mut mmio = vec!["-device", "virtio-serial-device,id=vs0"];
-    mmio.extend_from_slice(&virtio_port);
+    let pci = hand_written_channel("virtio-serial-pci");
+    let pci: Vec<&str> = pci.iter().map(String::as_str).collect();
+    let mmio = hand_written_channel("virtio-serial-device");
+    let mmio: Vec<&str> = mmio.iter().map(String::as_str).collect();
     let com1: &[&str] = &[
         "-chardev",
         "socket,id=qga0,path={QGA},server=on,wait=off",
