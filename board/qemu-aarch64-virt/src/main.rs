@@ -119,7 +119,7 @@ pub unsafe extern "C" fn rust_main() -> ! {
     machine.gic.enable(machine.uart_irq);
     uart.enable_rx_interrupt();
     // rust_main runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.init(None) else {
+    let Some(slot) = CONSOLE.init_none() else {
         psci::halt()
     };
     let gic = machine.gic;

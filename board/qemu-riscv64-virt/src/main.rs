@@ -159,7 +159,7 @@ pub unsafe extern "C" fn rust_main(hart: usize, dtb_addr: usize) -> ! {
     let time_ext = sbi::has_time();
     let srst = sbi::has_srst();
     // rust_main runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.init(None) else {
+    let Some(slot) = CONSOLE.init_none() else {
         platform::halt()
     };
     // SAFETY: each window is a virtio-mmio register block from the device

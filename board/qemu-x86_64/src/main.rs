@@ -76,7 +76,7 @@ pub unsafe extern "C" fn rust_main(start_info: u32) -> ! {
     let mut notes = heapless::String::<256>::new();
     mark("boot: pci scan\n");
     // rust_main runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.init(None) else {
+    let Some(slot) = CONSOLE.init_none() else {
         power::halt()
     };
     let transports = pci::console_transports();

@@ -47,6 +47,29 @@ impl<T> BootCell<T> {
     }
 }
 
+impl<T> BootCell<Option<T>> {
+    /// [`BootCell::init`] with `None`, written in place: a large `T` is
+    /// never built on the stack and copied in (as `init(None)` does).
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "the atomic flag makes this the only reference ever handed out"
+    )]
+    pub fn init_none(&'static self) -> Option<&'static mut Option<T>> {
+        if self.taken.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: as in `init`: the only reference ever handed out.
+        let slot = unsafe { &mut *self.value.get() };
+        let ptr = slot.as_mut_ptr();
+        // SAFETY: `ptr` is valid for writes and aligned (the cell's own
+        // storage); writing the discriminant through `write` on the place
+        // leaves the payload bytes alone.
+        unsafe { ptr.write(None) };
+        // SAFETY: just initialised.
+        Some(unsafe { slot.assume_init_mut() })
+    }
+}
+
 impl<T> Default for BootCell<T> {
     fn default() -> Self {
         Self::new()

@@ -108,7 +108,9 @@ pub struct Ns16550<R: Regs> {
     /// Bytes the transmitter takes once THRE is set: 16 with FIFOs, else 1.
     tx_room: usize,
     ier: u8,
-    ring: Ring,
+    /// Bytes taken from the receiver while setting it up, for the first
+    /// [`Uart::drain`].
+    early: heapless::Vec<u8, 2>,
 }
 
 impl<R: Regs> Ns16550<R> {
@@ -139,14 +141,14 @@ impl<R: Regs> Ns16550<R> {
             irq,
             tx_room: 1,
             ier: 0,
-            ring: Ring::new(),
+            early: heapless::Vec::new(),
         };
         let r = &uart.regs;
         if r.read(IIR_FCR) & IIR_FIFO_ON != IIR_FIFO_ON {
             r.write(MCR, MCR_DTR_RTS_OUT2 | MCR_LOOP);
             // Without FIFOs at most one byte waits.
             if r.read(LSR) & LSR_DR != 0 {
-                uart.ring.push(r.read(RBR_THR));
+                let _ = uart.early.push(r.read(RBR_THR));
             }
             r.write(IIR_FCR, FCR_ENABLE | FCR_TRIGGER_14);
             r.write(MCR, MCR_DTR_RTS_OUT2);
@@ -155,7 +157,7 @@ impl<R: Regs> Ns16550<R> {
             if r.read(LSR) & LSR_DR == 0 {
                 let b = r.read(RBR_THR);
                 if b != 0 {
-                    uart.ring.push(b);
+                    let _ = uart.early.push(b);
                 }
             }
         } else {
@@ -195,15 +197,14 @@ impl<R: Regs> Uart for Ns16550<R> {
         self.irq
     }
 
-    fn ring(&mut self) -> &mut Ring {
-        &mut self.ring
-    }
-
-    fn drain(&mut self) {
-        while !self.ring.is_full() && self.lsr() & LSR_DR != 0 {
+    fn drain(&mut self, ring: &mut Ring) {
+        for b in core::mem::take(&mut self.early) {
+            ring.push(b);
+        }
+        while !ring.is_full() && self.lsr() & LSR_DR != 0 {
             // Data is ready; reading RBR takes it.
             let b = self.regs.read(RBR_THR);
-            self.ring.push(b);
+            ring.push(b);
         }
     }
 

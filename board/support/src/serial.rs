@@ -109,6 +109,17 @@ impl Ring {
     pub fn clear(&mut self) {
         self.len = 0;
     }
+
+    /// Puts `bytes` before what is held; what no longer fits is dropped
+    /// from the end (the newest bytes), as [`Ring::push`] drops them.
+    pub fn prepend(&mut self, bytes: &[u8]) {
+        let bytes = &bytes[..bytes.len().min(RING)];
+        self.len = self.len.min(RING - bytes.len()) + bytes.len();
+        self.head = (self.head + RING - bytes.len()) % RING;
+        for (k, &b) in bytes.iter().enumerate() {
+            self.buf[(self.head + k) % RING] = b;
+        }
+    }
 }
 
 impl Default for Ring {
@@ -125,10 +136,9 @@ pub trait Uart {
     fn line(&self) -> Option<u32> {
         None
     }
-    /// The port's receive ring.
-    fn ring(&mut self) -> &mut Ring;
-    /// Moves what the hardware received into the ring while it has room.
-    fn drain(&mut self);
+    /// Moves what the hardware received into `ring` (the port's, which
+    /// [`Ports`] keeps) while it has room.
+    fn drain(&mut self, ring: &mut Ring);
     /// Sends what the transmitter takes now; how many bytes.
     fn send(&mut self, buf: &[u8]) -> usize;
     /// Whether the transmitter takes bytes now.
@@ -144,10 +154,36 @@ struct Candidate {
     rx: Receiver<'static>,
 }
 
+/// The memory [`Ports`] works in: each port's receive ring and candidate
+/// framer buffer. It lives in a static (5.6 KiB that would otherwise be
+/// copied through the boot code's frames).
+pub struct Buffers {
+    rings: [Ring; MAX_PORTS],
+    candidates: [[u8; CANDIDATE]; MAX_PORTS],
+}
+
+impl Buffers {
+    /// Empty rings and buffers.
+    pub const fn new() -> Buffers {
+        Buffers {
+            rings: [const { Ring::new() }; MAX_PORTS],
+            candidates: [[0; CANDIDATE]; MAX_PORTS],
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers::new()
+    }
+}
+
 /// Every serial port the machine has, as one channel (see the module
 /// documentation).
 pub struct Ports<U: Uart> {
     ports: Vec<U, MAX_PORTS>,
+    /// The ports' receive rings, by index.
+    rings: &'static mut [Ring; MAX_PORTS],
     candidates: Vec<Candidate, MAX_PORTS>,
     owner: Option<usize>,
     /// The channel moved since the main loop last asked.
@@ -156,17 +192,18 @@ pub struct Ports<U: Uart> {
 }
 
 impl<U: Uart> Ports<U> {
-    /// The ports found (none: `None`); with a single one it carries the
-    /// channel at once. `buffers` are the candidate framers' buffers.
-    pub fn new(
-        ports: Vec<U, MAX_PORTS>,
-        buffers: &'static mut [[u8; CANDIDATE]; MAX_PORTS],
-    ) -> Option<Self> {
+    /// The ports found (none: `None`), working in `buffers`; with a single
+    /// one it carries the channel at once.
+    pub fn new(ports: Vec<U, MAX_PORTS>, buffers: &'static mut Buffers) -> Option<Self> {
         if ports.is_empty() {
             return None;
         }
+        let Buffers {
+            rings,
+            candidates: framers,
+        } = buffers;
         let mut candidates = Vec::new();
-        for b in buffers.iter_mut() {
+        for b in framers.iter_mut() {
             let _ = candidates.push(Candidate {
                 rx: Receiver::new(b),
             });
@@ -180,6 +217,7 @@ impl<U: Uart> Ports<U> {
         let owner = (ports.len() == 1).then_some(0);
         Some(Ports {
             ports,
+            rings,
             candidates,
             owner,
             moved: false,
@@ -197,8 +235,10 @@ impl<U: Uart> Ports<U> {
         self.owner.and_then(|i| self.ports.get(i))
     }
 
-    fn owner_port(&mut self) -> Option<&mut U> {
-        self.owner.and_then(|i| self.ports.get_mut(i))
+    /// The port carrying the channel, with its ring.
+    fn owner_port(&mut self) -> Option<(&mut U, &mut Ring)> {
+        let i = self.owner?;
+        Some((self.ports.get_mut(i)?, self.rings.get_mut(i)?))
     }
 
     /// Every port, by index (e.g. to release them before a handover).
@@ -216,12 +256,15 @@ impl<U: Uart> Ports<U> {
             if Some(i) == self.owner {
                 continue;
             }
-            let (Some(port), Some(cand)) = (self.ports.get_mut(i), self.candidates.get_mut(i))
-            else {
+            let (Some(port), Some(ring), Some(cand)) = (
+                self.ports.get_mut(i),
+                self.rings.get_mut(i),
+                self.candidates.get_mut(i),
+            ) else {
                 continue;
             };
-            port.drain();
-            let n = port.ring().take(cand.rx.space());
+            port.drain(ring);
+            let n = ring.take(cand.rx.space());
             cand.rx.commit(n);
             while let Some(frame) = cand.rx.peek(nanoqga::config::DEFAULT_MAX_DEPTH) {
                 if let Frame::Message { start, end } = frame
@@ -239,20 +282,13 @@ impl<U: Uart> Ports<U> {
     /// Moves the channel to port `i`, whose candidate buffer holds its
     /// request from `start` on.
     fn take_over(&mut self, i: usize, start: usize) {
-        if let Some(old) = self.owner.and_then(|o| self.ports.get_mut(o)) {
-            old.ring().clear();
+        if let Some((old, ring)) = self.owner_port() {
+            ring.clear();
             old.wake_on_tx_room(false);
         }
-        if let (Some(port), Some(cand)) = (self.ports.get_mut(i), self.candidates.get_mut(i)) {
+        if let (Some(ring), Some(cand)) = (self.rings.get_mut(i), self.candidates.get_mut(i)) {
             // The request first, then what the port still holds.
-            let mut pending = Ring::new();
-            for &b in cand.rx.bytes().get(start..).unwrap_or(&[]) {
-                pending.push(b);
-            }
-            while let Some(b) = port.ring().pop() {
-                pending.push(b);
-            }
-            *port.ring() = pending;
+            ring.prepend(cand.rx.bytes().get(start..).unwrap_or(&[]));
             cand.rx.reset();
         }
         if let Some(old) = self.owner.and_then(|o| self.candidates.get_mut(o)) {
@@ -276,9 +312,9 @@ impl<U: Uart> ErrorType for Ports<U> {
 
 impl<U: Uart> ReadReady for Ports<U> {
     fn read_ready(&mut self) -> Result<bool, Self::Error> {
-        Ok(self.owner_port().is_some_and(|p| {
-            p.drain();
-            !p.ring().is_empty()
+        Ok(self.owner_port().is_some_and(|(p, ring)| {
+            p.drain(ring);
+            !ring.is_empty()
         }))
     }
 }
@@ -287,9 +323,9 @@ impl<U: Uart> Read for Ports<U> {
     /// Takes what has arrived (possibly nothing: the agent asks
     /// [`ReadReady`] first).
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        Ok(self.owner_port().map_or(0, |p| {
-            p.drain();
-            p.ring().take(buf)
+        Ok(self.owner_port().map_or(0, |(p, ring)| {
+            p.drain(ring);
+            ring.take(buf)
         }))
     }
 }
@@ -297,7 +333,7 @@ impl<U: Uart> Read for Ports<U> {
 impl<U: Uart> WriteReady for Ports<U> {
     fn write_ready(&mut self) -> Result<bool, Self::Error> {
         // Nobody to answer: output vanishes.
-        Ok(self.owner_port().is_none_or(U::tx_ready))
+        Ok(self.owner_port().is_none_or(|(p, _)| p.tx_ready()))
     }
 }
 
@@ -305,14 +341,14 @@ impl<U: Uart> Write for Ports<U> {
     /// Gives the transmitter what it takes now (possibly nothing).
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         Ok(match self.owner_port() {
-            Some(p) => p.send(buf),
+            Some((p, _)) => p.send(buf),
             None => buf.len(),
         })
     }
 
     /// Waits until everything is sent (bounded: used before power-off).
     fn flush(&mut self) -> Result<(), Self::Error> {
-        if let Some(p) = self.owner_port() {
+        if let Some((p, _)) = self.owner_port() {
             for _ in 0..10_000_000 {
                 if p.tx_idle() {
                     break;
@@ -326,14 +362,14 @@ impl<U: Uart> Write for Ports<U> {
 
 impl<U: Uart> SerialPort for Ports<U> {
     fn service(&mut self) {
-        if let Some(p) = self.owner_port() {
-            p.drain();
+        if let Some((p, ring)) = self.owner_port() {
+            p.drain(ring);
         }
         self.scan();
     }
 
     fn prepare_sleep(&mut self, output_waiting: bool) -> Option<u64> {
-        if let Some(p) = self.owner_port() {
+        if let Some((p, _)) = self.owner_port() {
             p.wake_on_tx_room(output_waiting);
         }
         self.shared_line.then_some(SHARED_LINE_POLL_NS)
@@ -345,5 +381,58 @@ impl<U: Uart> SerialPort for Ports<U> {
 
     fn port_name(&self) -> &'static str {
         self.owner().map_or("no serial port", Uart::name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::{RING, Ring};
+
+    fn drain(r: &mut Ring) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::new();
+        while let Some(b) = r.pop() {
+            out.push(b);
+        }
+        out
+    }
+
+    #[test]
+    fn ring_holding_bytes_prepended_a_request_yields_the_request_first() {
+        let mut r = Ring::new();
+        // Wrap the head around the end first.
+        for _ in 0..RING - 3 {
+            r.push(0);
+        }
+        while r.pop().is_some() {}
+        r.push(b'x');
+        r.push(b'y');
+        r.prepend(b"{req}");
+        assert_eq!(drain(&mut r), b"{req}xy");
+    }
+
+    #[test]
+    fn full_ring_prepended_drops_its_newest_bytes() {
+        let mut r = Ring::new();
+        for i in 0..RING {
+            r.push(i as u8);
+        }
+        r.prepend(b"abc");
+        let out = drain(&mut r);
+        assert_eq!(out.len(), RING);
+        assert_eq!(&out[..3], b"abc");
+        assert_eq!(
+            out[3..],
+            (0..RING - 3).map(|i| i as u8).collect::<std::vec::Vec<_>>()[..]
+        );
+    }
+
+    #[test]
+    fn empty_ring_prepended_more_than_it_holds_keeps_the_first_ring_of_bytes() {
+        let mut r = Ring::new();
+        let long: std::vec::Vec<u8> = (0..RING + 10).map(|i| i as u8).collect();
+        r.prepend(&long);
+        assert_eq!(drain(&mut r), long[..RING]);
     }
 }

@@ -31,9 +31,8 @@ pub const DMA_ARENA: usize = 192 * 1024;
 static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 static FILES: ConstStaticCell<Files> = ConstStaticCell::new(Files::new());
 static HEALTH: ConstStaticCell<[u8; HEALTH_REGION]> = ConstStaticCell::new([0; HEALTH_REGION]);
-/// The framers of serial ports that do not (yet) carry the channel.
-static CANDIDATES: ConstStaticCell<[[u8; serial::CANDIDATE]; serial::MAX_PORTS]> =
-    ConstStaticCell::new([[0; serial::CANDIDATE]; serial::MAX_PORTS]);
+/// The serial ports' receive rings and candidate framers.
+static SERIAL: ConstStaticCell<serial::Buffers> = ConstStaticCell::new(serial::Buffers::new());
 
 /// Page-aligned DMA memory.
 #[repr(C, align(4096))]
@@ -104,7 +103,7 @@ pub fn channel<U: Uart, T: Transport>(
     notes: &mut impl core::fmt::Write,
 ) -> (Channel<Ports<U>, T>, Option<&'static mut VirtioConsole<T>>) {
     choose(virtio, || {
-        let ports = Ports::new(uarts(), CANDIDATES.take());
+        let ports = Ports::new(uarts(), SERIAL.take());
         if ports.is_none() {
             let _ = notes.write_str("no serial port; ");
         }

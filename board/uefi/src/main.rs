@@ -86,7 +86,7 @@ extern "efiapi" fn run() -> ! {
     }
     let virtio_fw = VirtioHandles::find(&mut notes);
     // `run` runs once, so the cell is always there.
-    let Some(slot) = CONSOLE.init(None) else {
+    let Some(slot) = CONSOLE.init_none() else {
         uefi::runtime::reset(uefi::runtime::ResetType::COLD, Status::ABORTED, None)
     };
     let virtio = find_port(
