@@ -240,7 +240,7 @@ extern "C" fn trap(cause: usize, epc: usize, tval: usize) -> ! {
     emergency(format_args!(
         "\nnanoqga: trap scause={cause:#x} sepc={epc:#x} stval={tval:#x}\n"
     ));
-    sbi::reset(sbi::COLD_REBOOT);
+    sbi::reset(sbi::Reset::ColdReboot);
     platform::halt()
 }
 
@@ -249,6 +249,6 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // The core has no panics on input; should board code ever panic,
     // report it and reset.
     emergency(format_args!("\nnanoqga: panic: {info}\n"));
-    sbi::reset(sbi::COLD_REBOOT);
+    sbi::reset(sbi::Reset::ColdReboot);
     platform::halt()
 }

@@ -67,14 +67,14 @@ impl Machine for Riscv64 {
         match mode {
             ShutdownMode::Powerdown => {
                 if self.srst {
-                    sbi::reset(sbi::SHUTDOWN);
+                    sbi::reset(sbi::Reset::Shutdown);
                 }
                 self.test_write(TEST_PASS);
                 halt()
             }
             ShutdownMode::Reboot => {
                 if self.srst {
-                    sbi::reset(sbi::COLD_REBOOT);
+                    sbi::reset(sbi::Reset::ColdReboot);
                 }
                 self.test_write(TEST_RESET);
                 halt()
