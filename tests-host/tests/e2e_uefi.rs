@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use nanoqga_tests_host::process::Client;
 use nanoqga_tests_host::qemu::{ISA_SERIAL, Qmp, libvirt_channel};
+use nanoqga_tests_host::suite::TimeReference;
 use nanoqga_tests_host::uefi::{self, Volume};
 use nanoqga_tests_host::{b64decode, b64encode, linux, scenarios, suite};
 use serde_json::Value;
@@ -135,14 +136,15 @@ fn firmware_information(c: &mut Client, app_len: usize) {
 fn virtio_port_on_a_directory_volume_serves_the_suite_sleeps_and_powers_off() {
     let files = vec![("hello.txt".to_string(), b"hello from the host\n".to_vec())];
     let devices = virtio_devices();
-    let Some(mut fw) = uefi::boot(Volume::Directory, &files, &strs(&devices), "256M", false) else {
+    let Some(mut fw) = uefi::boot(Volume::Directory, &files, &strs(&devices), "256M", true) else {
         return;
     };
     let app_len = std::fs::metadata(uefi::application()).expect("app").len() as usize;
     {
         let mut c = fw.vm.client();
         c.resync_retrying(1, Duration::from_secs(1), BOOT_PATIENCE);
-        suite::run_as(&mut c, "x86_64", "uefi");
+        let mut qmp = Qmp::connect(fw.vm.qmp.as_ref().expect("QMP"));
+        suite::run_as(&mut c, "x86_64", "uefi", TimeReference::Rtc(&mut qmp));
         suite::qapi_client(&c.stream);
         firmware_information(&mut c, app_len);
         let t = scenarios::read_trace(&mut c);
@@ -156,14 +158,15 @@ fn virtio_port_on_a_directory_volume_serves_the_suite_sleeps_and_powers_off() {
 #[test]
 fn com1_channel_serves_the_suite_with_the_firmware_console_silenced() {
     let files = vec![("hello.txt".to_string(), b"hello from the host\n".to_vec())];
-    let Some(mut fw) = uefi::boot(Volume::Directory, &files, ISA_SERIAL, "256M", false) else {
+    let Some(mut fw) = uefi::boot(Volume::Directory, &files, ISA_SERIAL, "256M", true) else {
         return;
     };
     {
         let mut c = fw.vm.client();
         // Boot noise of the firmware's console comes before the answer.
         c.resync_retrying(1, Duration::from_secs(1), BOOT_PATIENCE);
-        suite::run_as(&mut c, "x86_64", "uefi");
+        let mut qmp = Qmp::connect(fw.vm.qmp.as_ref().expect("QMP"));
+        suite::run_as(&mut c, "x86_64", "uefi", TimeReference::Rtc(&mut qmp));
         let t = scenarios::read_trace(&mut c);
         assert!(t.contains("COM1 taken from the firmware console"), "{t}");
         assert!(t.contains("serial ports: COM1 (channel: COM1)"), "{t}");

@@ -8,7 +8,9 @@
 //!   QEMU it reads the CMOS RTC), so the clock anchors on `GetTime` once and
 //!   runs on the TSC from there; while the agent polls it watches `GetTime`
 //!   for the next second edge, at most once per millisecond and for about a
-//!   second, and re-anchors on it. `guest-set-time` anchors on the time
+//!   second from its first look, and re-anchors on it. An edge seen more
+//!   than 20 ms after the previous look (the loop was busy) re-anchors too,
+//!   and the one after it is watched for. `guest-set-time` anchors on the time
 //!   given and writes it with `SetTime` (whole seconds; the sub-second part
 //!   stays in the anchor). A `GetTime` time zone offset is honoured; an
 //!   unspecified one means UTC (QEMU's RTC keeps UTC).
@@ -22,8 +24,15 @@ use uefi::runtime::{self, Daylight, Time, TimeParams};
 
 /// How often the second edge is looked for (the wall clock is that precise).
 const EDGE_WATCH_NS: u64 = 1_000_000;
-/// How long the edge is looked for after an anchor on `GetTime`.
+/// How long the edge is looked for, from the first look after an anchor
+/// on `GetTime` (the set-up between the anchor and the first look can
+/// take longer than a second on a busy host).
 const EDGE_WINDOW_NS: u64 = 1_100_000_000;
+/// An edge seen within this long of the previous look anchors the clock
+/// for good (idle, the loop wakes on the firmware's 10 ms tick); one seen
+/// after a longer gap anchors it as well as the gap allows, and the next
+/// edge is watched for.
+const EDGE_PRECISE_NS: u64 = 20_000_000;
 
 static TSC_AT_START: AtomicU64 = AtomicU64::new(0);
 /// TSC ticks per millisecond (0: not calibrated).
@@ -113,6 +122,8 @@ pub struct Clock {
     anchor_up: u64,
     /// The `GetTime` second of the anchor, while its edge is watched.
     watching: Option<i64>,
+    /// When the edge was first looked for since that anchor.
+    watch_from: Option<u64>,
     /// When the edge was last looked for.
     last_look: u64,
 }
@@ -124,6 +135,7 @@ impl Clock {
             anchor_ns: 0,
             anchor_up: 0,
             watching: None,
+            watch_from: None,
             last_look: 0,
         };
         c.resync();
@@ -154,25 +166,32 @@ impl WallClock for Clock {
         self.anchor_ns = secs.saturating_mul(1_000_000_000);
         self.anchor_up = now;
         self.watching = Some(secs);
+        self.watch_from = None;
         self.last_look = now;
     }
 
     fn tick(&mut self) -> Option<u64> {
         let old = self.watching?;
         let now = uptime_ns();
-        if now.saturating_sub(self.anchor_up) > EDGE_WINDOW_NS {
+        let from = *self.watch_from.get_or_insert(now);
+        if now.saturating_sub(from) > EDGE_WINDOW_NS {
             self.watching = None;
             return None;
         }
-        if now.saturating_sub(self.last_look) >= EDGE_WATCH_NS {
+        let gap = now.saturating_sub(self.last_look);
+        if gap >= EDGE_WATCH_NS {
             self.last_look = now;
             if let Some(secs) = firmware_seconds()
                 && secs != old
             {
                 self.anchor_ns = secs.saturating_mul(1_000_000_000);
                 self.anchor_up = now;
-                self.watching = None;
-                return None;
+                if gap <= EDGE_PRECISE_NS {
+                    self.watching = None;
+                    return None;
+                }
+                self.watching = Some(secs);
+                self.watch_from = Some(now);
             }
         }
         Some(EDGE_WATCH_NS)
