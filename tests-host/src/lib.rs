@@ -16,6 +16,7 @@ pub mod qemu;
 pub mod scenarios;
 pub mod suite;
 pub mod uefi;
+pub mod virt;
 
 pub use nanoqga_testkit::*;
 

@@ -5,41 +5,29 @@
 //! guests: legacy and modern MMIO transports, a second unrelated port,
 //! QMP's VSERPORT_CHANGE, a host that hangs up mid-request, power-off.
 
-use nanoqga_tests_host::qemu::{
-    AARCH64_VIRT, QEMU_AARCH64, VIRT_SERIAL, Vm, VmConfig, build_board, hand_written_channel,
-    libvirt_channel,
+use nanoqga_tests_host::qemu::{AARCH64_VIRT, QEMU_AARCH64, VIRT_SERIAL};
+use nanoqga_tests_host::virt::VirtBoard;
+use nanoqga_tests_host::{scenarios, suite, virt_board_tests};
+
+const BOARD: VirtBoard = VirtBoard {
+    qemu: QEMU_AARCH64,
+    machine: AARCH64_VIRT,
+    board: "qemu-aarch64-virt",
+    target: "aarch64-unknown-none",
+    arch: "aarch64",
+    package: "qemu-system-arm",
 };
-use nanoqga_tests_host::{require_tool, scenarios, suite};
 
-/// libvirt's lines for an aarch64 guest's agent channel (the controller is
-/// virtio-mmio), plus an unrelated second port.
-fn libvirt() -> Vec<String> {
-    libvirt_channel("virtio-serial-device,id=virtio-serial0")
-}
-
-fn vm(extra_machine: &[&str], devices: &[impl AsRef<str>], qmp: bool) -> Option<Vm> {
-    if !require_tool(
-        QEMU_AARCH64,
-        "apt-get install -y --no-install-recommends qemu-system-arm",
-    ) {
-        return None;
-    }
-    let image = build_board("qemu-aarch64-virt", "aarch64-unknown-none");
-    let mut m = AARCH64_VIRT.to_vec();
-    m.extend_from_slice(extra_machine);
-    let devices: Vec<&str> = devices.iter().map(AsRef::as_ref).collect();
-    Some(Vm::start(&VmConfig {
-        qemu: QEMU_AARCH64,
-        machine: &m,
-        image: &image,
-        devices: &devices,
-        qmp,
-    }))
-}
+virt_board_tests!(
+    BOARD,
+    uart_powerdown: pl011_powerdown_exits_qemu,
+    uart_reboot_no_reboot: pl011_reboot_with_no_reboot_exits_qemu,
+    uart_reboot_fresh: pl011_reboot_comes_back_fresh,
+);
 
 #[test]
 fn pl011_channel_serves_the_suite_and_sleeps_between_requests() {
-    let Some(vm) = vm(&[], VIRT_SERIAL, false) else {
+    let Some(vm) = BOARD.vm(&[], VIRT_SERIAL, false) else {
         return;
     };
     let mut c = vm.client();
@@ -52,7 +40,7 @@ fn pl011_channel_serves_the_suite_and_sleeps_between_requests() {
 /// register interface instead of GICv2's memory-mapped CPU interface.
 #[test]
 fn gic_v3_machine_serves_the_pl011_and_sleeps() {
-    let Some(vm) = vm(&["-machine", "gic-version=3"], VIRT_SERIAL, false) else {
+    let Some(vm) = BOARD.vm(&["-machine", "gic-version=3"], VIRT_SERIAL, false) else {
         return;
     };
     let mut c = vm.client();
@@ -60,70 +48,4 @@ fn gic_v3_machine_serves_the_pl011_and_sleeps() {
     scenarios::sleeping(&mut c, None);
     let t = scenarios::read_trace(&mut c);
     assert!(t.contains("V3 {"), "{t}");
-}
-
-/// Starts paused and runs libvirt's channel scenario.
-fn virtio_full(extra_machine: &[&str]) {
-    let mut m = extra_machine.to_vec();
-    m.push("-S");
-    let Some(vm) = vm(&m, &libvirt(), true) else {
-        return;
-    };
-    scenarios::libvirt_channel_serves_the_suite(&vm, "aarch64");
-}
-
-#[test]
-fn legacy_mmio_libvirt_port_serves_the_suite() {
-    virtio_full(&[]);
-}
-
-#[test]
-fn modern_mmio_libvirt_port_serves_the_suite() {
-    virtio_full(&["-global", "virtio-mmio.force-legacy=false"]);
-}
-
-#[test]
-fn virtio_host_disconnect_mid_request_then_resync_recovers() {
-    let Some(vm) = vm(&[], &libvirt(), false) else {
-        return;
-    };
-    scenarios::host_disconnect_mid_request_then_resync_recovers(&vm);
-}
-
-fn shutdown(devices: &[impl AsRef<str>], mode: &str, extra: &[&str]) {
-    let Some(mut vm) = vm(extra, devices, false) else {
-        return;
-    };
-    scenarios::shutdown_exits_qemu(&mut vm, mode);
-}
-
-#[test]
-fn pl011_powerdown_exits_qemu() {
-    shutdown(VIRT_SERIAL, "powerdown", &[]);
-}
-
-#[test]
-fn virtio_powerdown_exits_qemu() {
-    shutdown(&libvirt(), "powerdown", &[]);
-}
-
-#[test]
-fn pl011_reboot_with_no_reboot_exits_qemu() {
-    shutdown(VIRT_SERIAL, "reboot", &["-no-reboot"]);
-}
-
-#[test]
-fn pl011_reboot_comes_back_fresh() {
-    let Some(vm) = vm(&[], VIRT_SERIAL, true) else {
-        return;
-    };
-    scenarios::reboot_comes_back_fresh(&vm);
-}
-
-#[test]
-fn hand_written_virtio_line_answers_a_client_connected_at_boot() {
-    let Some(vm) = vm(&[], &hand_written_channel("virtio-serial-device"), false) else {
-        return;
-    };
-    scenarios::client_connected_at_boot_is_answered(&vm);
 }
