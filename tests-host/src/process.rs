@@ -320,3 +320,23 @@ pub fn rss_kb(pid: u32) -> (u64, u64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// A process's user + system CPU time in seconds (from `/proc/PID/stat`;
+/// 0 when it is gone).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz.max(1.0)
+}
+
+/// Percent of one core the process used over the next `span`.
+pub fn idle_share(pid: u32, span: Duration) -> f64 {
+    let c0 = cpu_seconds(pid);
+    std::thread::sleep(span);
+    (cpu_seconds(pid) - c0) / span.as_secs_f64() * 100.0
+}

@@ -27,31 +27,13 @@
 
 use std::time::{Duration, Instant};
 
+use nanoqga_tests_host::process::idle_share;
 use nanoqga_tests_host::qemu::{
     AARCH64_VIRT, Boot, QEMU_AARCH64, QEMU_RISCV64, QEMU_X86_64, RISCV64_VIRT, VIRT_SERIAL, Vm,
     VmConfig, build_board, hand_written_channel,
 };
 use nanoqga_tests_host::uefi;
 use nanoqga_tests_host::{b64decode, b64encode};
-
-/// QEMU's user + system CPU time in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz.max(1.0)
-}
-
-/// Percent of one core QEMU used over `span`.
-fn idle_share(pid: u32, span: Duration) -> f64 {
-    let c0 = cpu_seconds(pid);
-    std::thread::sleep(span);
-    (cpu_seconds(pid) - c0) / span.as_secs_f64() * 100.0
-}
 
 struct Row {
     name: &'static str,
