@@ -90,11 +90,7 @@ fn read_dtb() -> Machine {
     }
     if m.virtio.is_empty() {
         let (base, size, n, spi) = VIRTIO_MMIO;
-        for i in 0..n {
-            let _ = m
-                .virtio
-                .push((base + i * size, size, Some(gic::intid(0, spi + i as u32))));
-        }
+        m.virtio = dtb::fixed_windows(base, size, n, |i| gic::intid(0, spi + i));
     }
     m
 }

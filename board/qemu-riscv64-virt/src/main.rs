@@ -127,11 +127,7 @@ fn read_dtb(dtb_addr: usize, hart: usize) -> Machine {
     }
     if m.virtio.is_empty() {
         let (base, size, n, first) = VIRTIO_MMIO;
-        for i in 0..n {
-            let _ = m
-                .virtio
-                .push((base + i * size, size, Some(first + i as u32)));
-        }
+        m.virtio = dtb::fixed_windows(base, size, n, |i| first + i);
     }
     m
 }

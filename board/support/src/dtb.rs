@@ -61,6 +61,20 @@ pub fn device<'b, 'a>(fdt: &'b Fdt<'a>, compatible: &[&str]) -> Option<(usize, F
     Some((addr, node))
 }
 
+/// A machine's fixed virtio-mmio layout, for when the device tree lists no
+/// window: `count` windows of `size` bytes from `base`, window `i`
+/// interrupting on `irq(i)`.
+pub fn fixed_windows(
+    base: usize,
+    size: usize,
+    count: usize,
+    irq: impl Fn(u32) -> u32,
+) -> Vec<Window, WINDOWS> {
+    (0..count.min(WINDOWS))
+        .map(|i| (base + i * size, size, Some(irq(i as u32))))
+        .collect()
+}
+
 /// The `virtio,mmio` windows, in address order, with the interrupt
 /// `irq` decodes from each node.
 pub fn virtio_windows(
