@@ -62,8 +62,9 @@ impl<T> BootCell<Option<T>> {
         let slot = unsafe { &mut *self.value.get() };
         let ptr = slot.as_mut_ptr();
         // SAFETY: `ptr` is valid for writes and aligned (the cell's own
-        // storage); writing the discriminant through `write` on the place
-        // leaves the payload bytes alone.
+        // storage). `None` is built in place, so only its tag (or niche)
+        // is stored; the payload bytes stay uninitialised, as `None`
+        // allows.
         unsafe { ptr.write(None) };
         // SAFETY: just initialised.
         Some(unsafe { slot.assume_init_mut() })
