@@ -33,6 +33,9 @@
 //!    every received byte is the old client's. If a reconnect raced in,
 //!    nothing is dropped and the new client resyncs with 0xFF, exactly as it
 //!    must with qemu-ga (which never learns of hang-ups on virtio-serial).
+//!    A reset after a hang-up (to get back a transmit buffer QEMU keeps)
+//!    first closes the guest side and waits for QEMU to take the close, so
+//!    bytes of a client that connected meanwhile are never reset away.
 //!
 //! Without MULTIPORT (`-device virtio-serial,max_ports=1` with a
 //! `virtconsole`), port 0 is served directly.
@@ -64,6 +67,10 @@ const CTRL_RX: usize = 8;
 const CTRL_RX_LEN: usize = 256;
 /// Control transmit buffers.
 const CTRL_TX: usize = 4;
+/// How many times a hang-up's reset looks for QEMU to have taken the
+/// guest-side close (each look reads the used ring; QEMU under TCG takes
+/// it before the first).
+const CLOSE_WAIT_POLLS: usize = 100_000;
 /// Data receive buffers of the served port.
 const DATA_RX: usize = 4;
 const DATA_RX_LEN: usize = 1024;
@@ -457,11 +464,42 @@ impl<T: Transport> VirtioConsole<T> {
             .served
             .as_ref()
             .is_some_and(|(_, _, tx)| !tx.posted.is_empty());
-        if stuck || self.lost_tx > 0 {
+        if (stuck || self.lost_tx > 0) && self.quiet_after_guest_close() {
             self.stop();
             self.start()?;
         }
         Ok(true)
+    }
+
+    /// Before a reset: closes the guest side of the served port, so QEMU
+    /// delivers nothing more to it, and waits (bounded) until QEMU has
+    /// taken the close. Whether nothing arrived meanwhile: then a reset
+    /// loses nothing. A client that connected since the hang-up was seen
+    /// may have had bytes delivered already; they are kept and the port is
+    /// opened again (the stuck buffer stays lost until a later hang-up).
+    fn quiet_after_guest_close(&mut self) -> bool {
+        if !self.multiport {
+            return true;
+        }
+        self.set_guest_open(false);
+        // QEMU hands a control buffer back once it has handled it; under
+        // TCG that is at once, with KVM's ioeventfd its main loop does it.
+        for _ in 0..CLOSE_WAIT_POLLS {
+            self.flush_ctrl();
+            if self.ctrl_out.is_empty() && self.ctrl_tx.as_ref().is_none_or(|t| t.posted.is_empty())
+            {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        self.poll_data();
+        // Control messages still queued (a new client's PORT_OPEN) are
+        // sent again after the reset, as at boot; only data would be lost.
+        let quiet = self.received.is_empty();
+        if !quiet {
+            self.set_guest_open(true);
+        }
+        quiet
     }
 
     fn serve(&mut self, port: usize) -> Result<(), Error> {
