@@ -618,20 +618,32 @@ pub fn exec(
     if let Some(i) = input {
         a["input-data"] = serde_json::Value::String(crate::b64encode(i));
     }
+    exec_with(c, &a)
+}
+
+/// Runs `guest-exec` with the arguments `a` (a JSON object) and waits for
+/// its status (polling every 50 ms, at most 30 s).
+pub fn exec_with(c: &mut crate::process::Client, a: &serde_json::Value) -> serde_json::Value {
     let pid = ok(c, &format!(r#"{{"execute":"guest-exec","arguments":{a}}}"#))["pid"]
         .as_i64()
         .expect("pid");
+    wait_exited(c, pid).unwrap_or_else(|| panic!("{a} did not finish"))
+}
+
+/// Polls `guest-exec-status` of `pid` every 50 ms until it has exited (at
+/// most 30 s); its status, or `None`.
+fn wait_exited(c: &mut crate::process::Client, pid: i64) -> Option<serde_json::Value> {
     for _ in 0..600 {
         let s = ok(
             c,
             &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
         );
         if s["exited"] == true {
-            return s;
+            return Some(s);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("{path} {args:?} did not finish");
+    None
 }
 
 /// Stdout of an exit status, as text.
@@ -791,38 +803,10 @@ pub fn suite(c: &mut crate::process::Client) {
     let s = exec(c, "/bin/sh", &["-c", "kill -9 $$"], None);
     assert_eq!(s["signal"], 9, "{s}");
     let env = json!({"path": "/bin/env", "env": ["ONLY=1"], "capture-output": true});
-    let pid = ok(
-        c,
-        &format!(r#"{{"execute":"guest-exec","arguments":{env}}}"#),
-    )["pid"]
-        .as_i64()
-        .expect("pid");
-    let s = loop {
-        let s = ok(
-            c,
-            &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
-        );
-        if s["exited"] == true {
-            break s;
-        }
-    };
+    let s = exec_with(c, &env);
     assert_eq!(out(&s), "ONLY=1\n");
     let merged = json!({"path": "/bin/sh", "arg": ["-c", "echo out; echo err >&2"], "capture-output": "merged"});
-    let pid = ok(
-        c,
-        &format!(r#"{{"execute":"guest-exec","arguments":{merged}}}"#),
-    )["pid"]
-        .as_i64()
-        .expect("pid");
-    let s = loop {
-        let s = ok(
-            c,
-            &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
-        );
-        if s["exited"] == true {
-            break s;
-        }
-    };
+    let s = exec_with(c, &merged);
     assert_eq!(out(&s), "out\nerr\n", "{s}");
     assert!(
         err(
@@ -1070,16 +1054,7 @@ pub fn freeze(c: &mut crate::process::Client) {
     // (The guest's clock follows the host's: the suite set it so.)
     let thawed_at = host_ns() / 1_000_000_000;
     assert_eq!(ok(c, r#"{"execute":"guest-fsfreeze-thaw"}"#), 1);
-    let s = loop {
-        let s = ok(
-            c,
-            &format!(r#"{{"execute":"guest-exec-status","arguments":{{"pid":{pid}}}}}"#),
-        );
-        if s["exited"] == true {
-            break s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let s = wait_exited(c, pid).expect("the write after the thaw finished");
     assert_eq!(s["exitcode"], 0, "{s}");
     assert_eq!(read_file(c, "/mnt/data/during-freeze"), b"written\n");
     // The write waited for the thaw: its time is not before it.
